@@ -1,0 +1,21 @@
+"""minigrad: a small, readable deep-learning framework on NumPy and CuPy.
+
+    import minigrad as mg
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    x.grad            # tensor([2., 4.])
+"""
+from minigrad import autograd, backend, functions
+from minigrad.autograd import gradcheck
+from minigrad.config import (
+    enable_grad, get_default_dtype, is_grad_enabled, manual_seed, no_grad, set_default_dtype,
+)
+from minigrad.functions import (
+    cast, clip, concat, dropout, embedding, erf, exp, gelu, linear, log, log_softmax, logsumexp,
+    matmul, max, mean, relu, reshape, sigmoid, softmax, sqrt, stack, sum, tanh, transpose, where,
+)
+from minigrad.serialization import load, save
+from minigrad.tensor import Function, Tensor, arange, ones, randn, tensor, zeros
+from minigrad import nn  # noqa: E402  (nn builds on everything above)
+
+__version__ = "0.1.0"

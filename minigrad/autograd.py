@@ -1,0 +1,213 @@
+"""The backward pass, ``grad``, ``hessian`` and ``gradcheck``.
+
+Reverse-mode differentiation visits the Functions of a graph from the output
+back to the leaves, each one only after every Function that uses its output
+has sent it a gradient. A Function's *generation* (1 + the largest generation
+among its inputs' creators) gives that order: pop the highest generation first
+from a heap, as DeZero does (step 15). Gradients that reach a Function along
+several paths are summed before it runs: this is the multivariate chain rule,
+and the reason ``.grad`` accumulates.
+"""
+import heapq
+import itertools
+
+import numpy as np
+
+from minigrad import backend, config
+from minigrad.tensor import Tensor
+
+
+def backward(root, grad=None, retain_graph=False, create_graph=False):
+    """``root.backward(...)``: add d(root)/d(leaf) into the ``.grad`` of every leaf."""
+    if not root.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad (no leaf it depends on has requires_grad=True)")
+    grad = _root_grad(root, grad, "backward")
+    _run([root], [grad], retain_graph or create_graph, create_graph, capture=None)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False):
+    """d(outputs)/d(inputs) returned as a tuple of Tensors, leaving every ``.grad`` untouched.
+
+    With ``create_graph=True`` the result is itself differentiable: the way to
+    second derivatives. An input the outputs do not depend on gets zeros.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    for y in outputs:
+        if not y.requires_grad:
+            raise RuntimeError("grad: an output does not require grad, so it has no path to the inputs")
+    roots = [_root_grad(y, g, "grad") for y, g in zip(outputs, grad_outputs)]
+    capture = {id(x): None for x in inputs}
+    keep = create_graph if retain_graph is None else retain_graph
+    _run(outputs, roots, keep, create_graph, capture)
+    result = []
+    for x in inputs:
+        g = capture[id(x)]
+        if g is None:
+            g = backend.get_array_module(x.data).zeros_like(x.data)
+        result.append(g if isinstance(g, Tensor) else Tensor(g.copy() if g.base is not None else g))
+    return tuple(result)
+
+
+def _root_grad(root, grad, op):
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"{op}: a gradient can only be implied for a scalar output; got shape {tuple(root.shape)}, "
+                "so pass grad= of that shape"
+            )
+        return backend.get_array_module(root.data).ones_like(root.data)
+    data = grad.data if isinstance(grad, Tensor) else grad
+    if tuple(data.shape) != tuple(root.shape):
+        raise RuntimeError(f"{op}: grad has shape {tuple(data.shape)} but the output has shape {tuple(root.shape)}")
+    if isinstance(grad, Tensor) and grad.requires_grad:
+        return grad  # part of a graph: keep it (create_graph use)
+    return data.astype(root.dtype, copy=True)
+
+
+def _run(roots, root_grads, retain_graph, create_graph, capture):
+    pending = {}  # Function -> sum of the gradients sent to its output so far
+    heap, order = [], itertools.count()
+    stored = set()  # ids of arrays already given to a leaf's .grad in this pass
+
+    def send(x, gx):
+        if capture is not None and id(x) in capture:
+            capture[id(x)] = gx if capture[id(x)] is None else capture[id(x)] + gx
+        f = x.creator
+        if f is None:
+            if capture is None:
+                _accumulate_leaf(x, gx, stored)
+        elif f in pending:
+            pending[f] = pending[f] + gx
+        else:
+            pending[f] = gx
+            heapq.heappush(heap, (-f.generation, next(order), f))
+
+    with config._grad_mode(create_graph):
+        for root, g in zip(roots, root_grads):
+            send(root, Tensor(g) if create_graph and not isinstance(g, Tensor) else g)
+        while heap:
+            f = heapq.heappop(heap)[2]
+            gy = pending.pop(f)
+            if f.inputs is None:
+                raise RuntimeError(
+                    f"backward through {type(f).__name__} a second time: its graph was freed after the "
+                    "first backward; pass retain_graph=True to the first call"
+                )
+            xs = f.inputs if create_graph else [x.data for x in f.inputs]
+            gxs = f.backward(gy, *xs)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
+            for x, gx in zip(f.inputs, gxs):
+                if gx is not None and x.requires_grad:
+                    if gx.shape != x.shape:
+                        raise RuntimeError(
+                            f"{type(f).__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
+                            f"for an input of shape {tuple(x.shape)}"
+                        )
+                    send(x, gx)
+            if not retain_graph:
+                f.inputs = f.output_data = None
+
+
+def _accumulate_leaf(x, gx, stored):
+    if gx.dtype != x.dtype:
+        gx = gx.astype(x.dtype)  # a float32 parameter keeps float32 gradients
+    if isinstance(gx, Tensor):  # create_graph: keep the gradient's own graph
+        x.grad = gx if x.grad is None else x.grad + gx
+        return
+    if x.grad is None:
+        # Own the array: it may be a read-only broadcast view or shared with another leaf.
+        if gx.base is not None or id(gx) in stored or not gx.flags.writeable:
+            gx = gx.copy()
+        stored.add(id(gx))
+        x.grad = Tensor(gx)
+    else:
+        x.grad.data = x.grad.data + gx
+
+
+def hessian(fn, inputs):
+    """The matrix of second derivatives of the scalar ``fn(*inputs)``.
+
+    Row i is the gradient of (∂f/∂x)_i, obtained by differentiating the
+    gradient a second time (Pearlmutter 1994: each row is a Hessian-vector
+    product with a unit vector). Shapes follow ``torch.autograd.functional.hessian``:
+    one input x gives a tensor of shape x.shape + x.shape; several give a tuple
+    of tuples of blocks.
+    """
+    single = isinstance(inputs, Tensor)
+    xs = [Tensor(x.data, requires_grad=True) for x in ([inputs] if single else inputs)]
+    with config._grad_mode(True):
+        out = fn(*xs)
+        if out.size != 1:
+            raise ValueError(f"hessian: fn must return a scalar, got shape {tuple(out.shape)}")
+        gs = grad(out, xs, create_graph=True)
+        from minigrad.functions import concat, reshape
+
+        flat = concat([reshape(g, (-1,)) for g in gs]) if len(gs) > 1 else reshape(gs[0], (-1,))
+        n = flat.shape[0]
+        rows = []
+        for i in range(n):
+            if flat.requires_grad:
+                rows.append(grad(flat[i], xs, retain_graph=True))
+            else:  # the gradient does not depend on x: f is linear
+                rows.append(tuple(backend.get_array_module(x.data).zeros_like(x.data) for x in xs))
+    xp = backend.get_array_module(xs[0].data)
+    blocks = []
+    starts = np.cumsum([0] + [x.size for x in xs])
+    for a, xa in enumerate(xs):
+        row_blocks = []
+        for b, xb in enumerate(xs):
+            block = xp.stack([_raw(rows[i][b]) for i in range(starts[a], starts[a + 1])])
+            row_blocks.append(Tensor(block.reshape(xa.shape + xb.shape)))
+        blocks.append(tuple(row_blocks))
+    return blocks[0][0] if single else tuple(blocks)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+    """Compare backward's Jacobian with central finite differences (f(x+ε) - f(x-ε)) / 2ε.
+
+    Inputs should be float64 for the differences to be meaningful. Returns True
+    or raises ``AssertionError`` naming the input and the largest mismatch.
+    """
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for x in inputs:
+        if x.dtype != np.float64:
+            raise TypeError(f"gradcheck: use float64 inputs, got {x.dtype}")
+    with config._grad_mode(True):
+        out = fn(*inputs)
+    out_size = out.size
+    for k, x in enumerate(inputs):
+        if not x.requires_grad:
+            continue
+        analytic = np.zeros((out_size, x.size))
+        for j in range(out_size):
+            seed = np.zeros(out_size)
+            seed[j] = 1.0
+            with config._grad_mode(True):
+                y = fn(*inputs)
+            analytic[j] = backend.to_numpy(grad(y, [x], grad_outputs=Tensor(seed.reshape(y.shape)))[0].data).ravel()
+        numeric = np.zeros_like(analytic)
+        flat = x.data.reshape(-1)
+        for i in range(x.size):
+            saved = flat[i].item()
+            flat[i] = saved + eps
+            with config._grad_mode(False):
+                plus = backend.to_numpy(fn(*inputs).data).ravel()
+            flat[i] = saved - eps
+            with config._grad_mode(False):
+                minus = backend.to_numpy(fn(*inputs).data).ravel()
+            flat[i] = saved
+            numeric[:, i] = (plus - minus) / (2 * eps)
+        if not np.allclose(analytic, numeric, atol=atol, rtol=rtol):
+            worst = np.abs(analytic - numeric).max()
+            raise AssertionError(f"gradcheck: input {k} (shape {tuple(x.shape)}): max |analytic - numeric| = {worst:.3g}")
+    return True

@@ -1,0 +1,81 @@
+"""The one place that knows about NumPy versus CuPy.
+
+Every array in minigrad lives either on the host (a ``numpy.ndarray``, device
+``"cpu"``) or on an NVIDIA GPU (a ``cupy.ndarray``, device ``"cuda"``). Op code
+never imports cupy; it asks ``xp = get_array_module(x)`` and writes
+``xp.exp(x)``, which is NumPy or CuPy as the data requires (the idea comes from
+Chainer/CuPy's own ``get_array_module``).
+
+CuPy is imported lazily, the first time a GPU is asked for, so ``import
+minigrad`` works on machines without it.
+"""
+import numpy as np
+
+DEVICES = ("cpu", "cuda")
+
+
+def _import_cupy():
+    try:
+        import cupy
+    except ImportError as err:
+        raise RuntimeError(
+            "device 'cuda' needs CuPy: pip install 'minigrad[gpu]' (cupy-cuda12x)"
+        ) from err
+    return cupy
+
+
+def cupy_available():
+    """True when CuPy imports *and* can see at least one CUDA device."""
+    try:
+        cupy = _import_cupy()
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no CuPy, no driver, no device: all mean "no GPU here"
+        return False
+
+
+def is_cupy_array(x):
+    return type(x).__module__.startswith("cupy")
+
+
+def get_array_module(x):
+    """numpy or cupy, whichever holds ``x`` (a raw array or a Tensor)."""
+    x = getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
+    if is_cupy_array(x):
+        return _import_cupy()
+    return np
+
+
+def check_device(device):
+    """Normalise a device string; "cuda:0" is accepted as "cuda"."""
+    name = str(device).split(":")[0]
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
+    return name
+
+
+def array_module(device):
+    """The array module that allocates on ``device``."""
+    if check_device(device) == "cuda":
+        if not cupy_available():
+            raise RuntimeError("device 'cuda' requested but CuPy sees no CUDA device")
+        return _import_cupy()
+    return np
+
+
+def device_of(x):
+    return "cuda" if is_cupy_array(x) else "cpu"
+
+
+def to_device(x, device):
+    """Copy (only if needed) the raw array ``x`` onto ``device``."""
+    device = check_device(device)
+    if device_of(x) == device:
+        return x
+    if device == "cpu":
+        return x.get()
+    return array_module("cuda").asarray(x)
+
+
+def to_numpy(x):
+    """A host ``numpy.ndarray`` for any raw array."""
+    return x.get() if is_cupy_array(x) else np.asarray(x)

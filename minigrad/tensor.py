@@ -1,0 +1,352 @@
+"""Tensor and Function: the two classes the autograd engine is made of.
+
+A ``Tensor`` wraps a raw array (``.data``, NumPy or CuPy) and remembers the
+``Function`` that created it (``.creator``). Calling a Function on Tensors runs
+``forward`` on their raw arrays and, when gradients are wanted, links the
+output back to the inputs. That chain of links is the graph that
+``Tensor.backward`` walks in reverse (see ``minigrad/autograd.py``).
+
+Each Function writes its ``backward`` ONCE, with ordinary operators (``*``,
+``@``, ``.sum``) and minigrad functions (``exp``, ``sum_to``...). The engine
+calls it with raw arrays for a plain backward pass, so no graph is built and it
+runs at NumPy speed; with ``create_graph=True`` it calls the very same code with
+Tensors, so the backward pass is itself recorded and can be differentiated
+again (double backward, Hessians, Newton's method). This is DeZero's design
+(Saitoh, "Deep Learning from Scratch 3", steps 33-36) with one shortcut: a
+minigrad function given only raw arrays returns a raw array.
+"""
+import weakref
+
+import numpy as np
+
+from minigrad import backend, config
+
+
+class Function:
+    """One differentiable operation: ``forward`` on arrays, ``backward`` on arrays or Tensors.
+
+    ``backward(gy, *inputs)`` receives the gradient of the output and the op's
+    inputs (all raw arrays, or all Tensors) and returns one gradient per input
+    (``None`` for inputs that need none). ``self.output_like(gy)`` gives the
+    forward result in the same kind, for ops whose derivative uses it (exp, tanh).
+    """
+
+    def __call__(self, *inputs):
+        ref = None
+        for x in inputs:
+            if isinstance(x, Tensor):
+                ref = x
+                break
+        if ref is None:  # raw arrays in, raw array out: no graph
+            return self.forward(*inputs)
+
+        tensors = tuple(x if isinstance(x, Tensor) else _constant(x, ref) for x in inputs)
+        _check_same_device(self, tensors)
+        y = self.forward(*[t.data for t in tensors])
+        out = Tensor(y if hasattr(y, "shape") and not isinstance(y, np.generic) else _as_array(y, ref))
+        if config.grad_enabled and any(t.requires_grad for t in tensors):
+            self.inputs = tensors
+            self.needs_grad = tuple(t.requires_grad for t in tensors)
+            self.generation = 1 + max((t.creator.generation for t in tensors if t.creator), default=0)
+            self.output_data = out.data
+            self.output = weakref.ref(out)
+            out.creator = self
+            out.requires_grad = True
+        return out
+
+    def output_like(self, gy):
+        """The forward result: a raw array, or the output Tensor when building a graph."""
+        if not isinstance(gy, Tensor):
+            return self.output_data
+        out = self.output()
+        if out is None:
+            raise RuntimeError(f"{type(self).__name__}: its output was freed before the double backward")
+        return out
+
+    def forward(self, *xs):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, gy, *xs):
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} generation={getattr(self, 'generation', None)}>"
+
+
+def _constant(x, ref):
+    """Wrap a Python number or raw array as a Tensor on ``ref``'s device."""
+    xp = backend.get_array_module(ref.data)
+    if isinstance(x, (bool, int, float)) and ref.data.dtype.kind == "f":
+        return Tensor(xp.asarray(x, dtype=ref.data.dtype))
+    return Tensor(xp.asarray(x))
+
+
+def _as_array(y, ref):
+    return backend.get_array_module(ref.data).asarray(y)
+
+
+def _check_same_device(fn, tensors):
+    first = type(tensors[0].data)
+    if all(type(t.data) is first for t in tensors):
+        return
+    devices = [t.device for t in tensors]
+    if len(set(devices)) > 1:
+        raise RuntimeError(
+            f"{type(fn).__name__}: expected all tensors on one device, got {', '.join(devices)}"
+        )
+
+
+def _infer_dtype(data, dtype):
+    if dtype is not None:
+        return np.dtype(dtype)
+    if isinstance(data, np.ndarray) or backend.is_cupy_array(data):
+        return data.dtype
+    probe = np.asarray(data)
+    return config.default_dtype if probe.dtype == np.float64 else probe.dtype
+
+
+class Tensor:
+    """An n-dimensional array that can record how it was computed."""
+
+    __slots__ = ("data", "grad", "creator", "requires_grad", "__weakref__")
+    __array_ufunc__ = None  # ``ndarray * Tensor`` defers to ``Tensor.__rmul__``
+
+    def __init__(self, data, requires_grad=False):
+        if not (isinstance(data, np.ndarray) or backend.is_cupy_array(data)):
+            raise TypeError(f"Tensor: data must be a numpy or cupy array, got {type(data).__name__}; use minigrad.tensor()")
+        self.data = data
+        self.grad = None
+        self.creator = None
+        self.requires_grad = requires_grad
+
+    # ---- properties -------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self.creator is None
+
+    @property
+    def T(self):
+        return _F.transpose(self)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        extra += ", device='cuda'" if self.device == "cuda" else ""
+        return f"tensor({body}{extra})"
+
+    # ---- conversion -------------------------------------------------
+    def numpy(self):
+        """The values as a host ``numpy.ndarray`` (copied from the GPU if needed)."""
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert to a Python number, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def detach(self):
+        """The same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def to(self, device):
+        """A copy on ``device`` ("cpu" or "cuda"); differentiable like PyTorch's ``.to``."""
+        if backend.check_device(device) == self.device:
+            return self
+        return _F.to_device(self, device)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def astype(self, dtype):
+        return _F.cast(self, dtype)
+
+    def float(self):
+        return self.astype(np.float32)
+
+    def double(self):
+        return self.astype(np.float64)
+
+    def requires_grad_(self, flag=True):
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad")
+        self.requires_grad = flag
+        return self
+
+    def zero_(self):
+        self.data[...] = 0
+        return self
+
+    # ---- autograd ---------------------------------------------------
+    def backward(self, grad=None, retain_graph=False, create_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch semantics)."""
+        from minigrad import autograd
+
+        autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    # ---- arithmetic -------------------------------------------------
+    def __add__(self, other):
+        return _F.add(self, other)
+
+    def __radd__(self, other):
+        return _F.add(other, self)
+
+    def __sub__(self, other):
+        return _F.sub(self, other)
+
+    def __rsub__(self, other):
+        return _F.sub(other, self)
+
+    def __mul__(self, other):
+        return _F.mul(self, other)
+
+    def __rmul__(self, other):
+        return _F.mul(other, self)
+
+    def __truediv__(self, other):
+        return _F.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _F.div(other, self)
+
+    def __neg__(self):
+        return _F.neg(self)
+
+    def __pow__(self, exponent):
+        return _F.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return _F.exp(self * float(np.log(base)))
+
+    def __matmul__(self, other):
+        return _F.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _F.matmul(other, self)
+
+    def __getitem__(self, index):
+        return _F.getitem(self, index)
+
+    # Comparisons give constant boolean tensors (no gradient flows through them).
+    # ``==`` is left alone so tensors stay hashable, as in Python containers.
+    def __lt__(self, other):
+        return Tensor(self.data < _raw(other))
+
+    def __le__(self, other):
+        return Tensor(self.data <= _raw(other))
+
+    def __gt__(self, other):
+        return Tensor(self.data > _raw(other))
+
+    def __ge__(self, other):
+        return Tensor(self.data >= _raw(other))
+
+    # ---- methods mirroring the functions ----------------------------
+    def sum(self, axis=None, keepdims=False):
+        return _F.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _F.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _F.max(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return _F.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+
+    def transpose(self, *axes):
+        return _F.transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
+
+    def exp(self):
+        return _F.exp(self)
+
+    def log(self):
+        return _F.log(self)
+
+    def sqrt(self):
+        return _F.sqrt(self)
+
+    def tanh(self):
+        return _F.tanh(self)
+
+    def sigmoid(self):
+        return _F.sigmoid(self)
+
+    def relu(self):
+        return _F.relu(self)
+
+    def clip(self, lo=None, hi=None):
+        return _F.clip(self, lo, hi)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+# ---- creation ----------------------------------------------------------
+def tensor(data, dtype=None, device="cpu", requires_grad=False):
+    """A new leaf Tensor. Python floats get the default dtype; NumPy arrays keep theirs."""
+    if isinstance(data, Tensor):
+        data = data.data
+    xp = backend.array_module(device)
+    array = backend.to_device(data, device) if hasattr(data, "__array__") or backend.is_cupy_array(data) else data
+    array = xp.array(array, dtype=_infer_dtype(data, dtype), copy=True)
+    if requires_grad and array.dtype.kind not in "fc":
+        raise TypeError(f"tensor: only floating tensors can require gradients, got dtype {array.dtype}")
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def _shape(shape):
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
+def zeros(*shape, dtype=None, device="cpu", requires_grad=False):
+    xp = backend.array_module(device)
+    return Tensor(xp.zeros(_shape(shape), dtype=dtype or config.default_dtype), requires_grad)
+
+
+def ones(*shape, dtype=None, device="cpu", requires_grad=False):
+    xp = backend.array_module(device)
+    return Tensor(xp.ones(_shape(shape), dtype=dtype or config.default_dtype), requires_grad)
+
+
+def randn(*shape, dtype=None, device="cpu", requires_grad=False):
+    """Standard normal samples from the stream that ``manual_seed`` resets."""
+    values = config.rng.standard_normal(_shape(shape)).astype(dtype or config.default_dtype)
+    return Tensor(backend.to_device(values, device), requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, device="cpu"):
+    xp = backend.array_module(device)
+    return Tensor(xp.arange(start, stop, step, dtype=dtype))
+
+
+from minigrad import functions as _F  # noqa: E402  (functions import Tensor/Function from here)
