@@ -99,7 +99,7 @@ def _check_same_device(fn, tensors):
 def _infer_dtype(data, dtype):
     if dtype is not None:
         return np.dtype(dtype)
-    if isinstance(data, np.ndarray) or backend.is_cupy_array(data):
+    if isinstance(data, (np.ndarray, np.generic)) or backend.is_cupy_array(data):
         return data.dtype
     probe = np.asarray(data)
     return config.default_dtype if probe.dtype == np.float64 else probe.dtype

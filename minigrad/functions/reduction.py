@@ -16,7 +16,7 @@ def _axes(axis, ndim):
         return tuple(range(ndim))
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < (ndim or 1):
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
     return tuple(a % ndim for a in axes) if ndim else ()
 

@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import backend, config
+
+GPU = backend.cupy_available()
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def device(request):
+    """Run a test on the CPU and, when CuPy sees a GPU, again on the GPU."""
+    if request.param == "cuda" and not GPU:
+        pytest.skip("no CUDA device visible to CuPy")
+    return request.param
+
+
+@pytest.fixture
+def float64():
+    """Make float64 the default dtype for one test (restored afterwards)."""
+    previous = config.get_default_dtype()
+    mg.set_default_dtype(np.float64)
+    yield
+    mg.set_default_dtype(previous)
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_dtype():
+    previous = config.get_default_dtype()
+    yield
+    mg.set_default_dtype(previous)
