@@ -115,8 +115,6 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
 
 
 def _accumulate_leaf(x, gx, stored):
-    if isinstance(gx, np.generic):  # NumPy turns 0-d results into scalars
-        gx = np.asarray(gx)
     if gx.dtype != x.dtype:
         gx = gx.astype(x.dtype)  # a float32 parameter keeps float32 gradients
     if isinstance(gx, Tensor):  # create_graph: keep the gradient's own graph

@@ -112,6 +112,8 @@ class Tensor:
     __array_ufunc__ = None  # ``ndarray * Tensor`` defers to ``Tensor.__rmul__``
 
     def __init__(self, data, requires_grad=False):
+        if isinstance(data, np.generic):  # NumPy hands back 0-d results as scalars
+            data = np.asarray(data)
         if not (isinstance(data, np.ndarray) or backend.is_cupy_array(data)):
             raise TypeError(f"Tensor: data must be a numpy or cupy array, got {type(data).__name__}; use minigrad.tensor()")
         self.data = data
