@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(PY) -m minigrad.examples.demo
 
 test: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q tests lessons --nbmake-timeout=600
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q --nbmake --nbmake-timeout=300 tests lessons
 
 lab: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab lessons

@@ -87,7 +87,8 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
             pending[f] = gx
             heapq.heappush(heap, (-f.generation, next(order), f))
 
-    with config._grad_mode(create_graph):
+    previous_mode, config.grad_enabled = config.grad_enabled, create_graph
+    try:
         for root, g in zip(roots, root_grads):
             send(root, Tensor(g) if create_graph and not isinstance(g, Tensor) else g)
         while heap:
@@ -112,6 +113,8 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
                     send(x, gx)
             if not retain_graph:
                 f.inputs = f.output_data = None
+    finally:
+        config.grad_enabled = previous_mode
 
 
 def _accumulate_leaf(x, gx, stored):

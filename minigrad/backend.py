@@ -39,7 +39,9 @@ def is_cupy_array(x):
 
 def get_array_module(x):
     """numpy or cupy, whichever holds ``x`` (a raw array or a Tensor)."""
-    x = getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
+    if type(x) is np.ndarray:  # the common case, checked first because it is hot
+        return np
+    x = getattr(x, "data", x)
     if is_cupy_array(x):
         return _import_cupy()
     return np

@@ -32,27 +32,37 @@ class Function:
     """
 
     def __call__(self, *inputs):
-        ref = None
-        for x in inputs:
-            if isinstance(x, Tensor):
-                ref = x
+        for ref in inputs:
+            if isinstance(ref, Tensor):
                 break
-        if ref is None:  # raw arrays in, raw array out: no graph
+        else:  # raw arrays in, raw array out: no graph
             return self.forward(*inputs)
 
-        tensors = tuple(x if isinstance(x, Tensor) else _constant(x, ref) for x in inputs)
-        _check_same_device(self, tensors)
-        y = self.forward(*[t.data for t in tensors])
-        out = Tensor(y if hasattr(y, "shape") and not isinstance(y, np.generic) else _as_array(y, ref))
-        if config.grad_enabled and any(t.requires_grad for t in tensors):
-            self.inputs = tensors
-            self.needs_grad = tuple(t.requires_grad for t in tensors)
-            self.generation = 1 + max((t.creator.generation for t in tensors if t.creator), default=0)
+        if len(inputs) > 1:
+            inputs = tuple(x if isinstance(x, Tensor) else _constant(x, ref) for x in inputs)
+            _check_same_device(self, inputs)
+        y = self.forward(*[t.data for t in inputs])
+        out = Tensor(y if type(y) is np.ndarray else _as_array(y, ref))
+        if not config.grad_enabled:
+            return out
+        requires_grad, generation = False, 0
+        for t in inputs:
+            requires_grad |= t.requires_grad
+            if t.creator is not None and t.creator.generation > generation:
+                generation = t.creator.generation
+        if requires_grad:  # record the link output -> self -> inputs
+            self.inputs = inputs
+            self.generation = generation + 1
             self.output_data = out.data
             self.output = weakref.ref(out)
             out.creator = self
             out.requires_grad = True
         return out
+
+    @property
+    def needs_grad(self):
+        """Which inputs want a gradient (lets backward skip work, e.g. dX of the data batch)."""
+        return tuple(t.requires_grad for t in self.inputs)
 
     def output_like(self, gy):
         """The forward result: a raw array, or the output Tensor when building a graph."""
@@ -82,6 +92,7 @@ def _constant(x, ref):
 
 
 def _as_array(y, ref):
+    """NumPy returns 0-d results as scalars; make them arrays again."""
     return backend.get_array_module(ref.data).asarray(y)
 
 
@@ -94,6 +105,14 @@ def _check_same_device(fn, tensors):
         raise RuntimeError(
             f"{type(fn).__name__}: expected all tensors on one device, got {', '.join(devices)}"
         )
+
+
+def _check_array(data):
+    if isinstance(data, np.generic):  # NumPy hands back 0-d results as scalars
+        return np.asarray(data)
+    if isinstance(data, np.ndarray) or backend.is_cupy_array(data):
+        return data
+    raise TypeError(f"Tensor: data must be a numpy or cupy array, got {type(data).__name__}; use minigrad.tensor()")
 
 
 def _infer_dtype(data, dtype):
@@ -112,10 +131,8 @@ class Tensor:
     __array_ufunc__ = None  # ``ndarray * Tensor`` defers to ``Tensor.__rmul__``
 
     def __init__(self, data, requires_grad=False):
-        if isinstance(data, np.generic):  # NumPy hands back 0-d results as scalars
-            data = np.asarray(data)
-        if not (isinstance(data, np.ndarray) or backend.is_cupy_array(data)):
-            raise TypeError(f"Tensor: data must be a numpy or cupy array, got {type(data).__name__}; use minigrad.tensor()")
+        if type(data) is not np.ndarray:
+            data = _check_array(data)
         self.data = data
         self.grad = None
         self.creator = None
@@ -210,9 +227,7 @@ class Tensor:
     # ---- autograd ---------------------------------------------------
     def backward(self, grad=None, retain_graph=False, create_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch semantics)."""
-        from minigrad import autograd
-
-        autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        _autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
     # ---- arithmetic -------------------------------------------------
     def __add__(self, other):
@@ -351,4 +366,6 @@ def arange(start, stop=None, step=1, dtype=None, device="cpu"):
     return Tensor(xp.arange(start, stop, step, dtype=dtype))
 
 
-from minigrad import functions as _F  # noqa: E402  (functions import Tensor/Function from here)
+# Bound last because both modules import Tensor/Function from this one.
+from minigrad import autograd as _autograd  # noqa: E402
+from minigrad import functions as _F  # noqa: E402
