@@ -15,7 +15,8 @@ from minigrad.functions import (
     matmul, max, mean, relu, reshape, sigmoid, softmax, sqrt, stack, sum, tanh, transpose, where,
 )
 from minigrad.serialization import load, save
-from minigrad.tensor import Function, Tensor, arange, ones, randn, tensor, zeros
+from minigrad.creation import arange, ones, randn, tensor, zeros
+from minigrad.tensor import Function, Tensor
 from minigrad import nn  # noqa: E402  (nn builds on everything above)
 
 __version__ = "0.1.0"
