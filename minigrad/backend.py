@@ -58,9 +58,10 @@ def check_device(device):
 def array_module(device):
     """The array module that allocates on ``device``."""
     if check_device(device) == "cuda":
+        cupy = _import_cupy()  # raises with the install hint when CuPy is missing
         if not cupy_available():
             raise RuntimeError("device 'cuda' requested but CuPy sees no CUDA device")
-        return _import_cupy()
+        return cupy
     return np
 
 

@@ -15,8 +15,11 @@ def logistic_problem(n=40, d=4, seed=0):
     return X, y, w
 
 
-def test_hessian_of_logistic_loss_matches_torch_and_closed_form():
+@pytest.mark.parametrize("at_zero", [False, True], ids=["random_w", "w_zero"])
+def test_hessian_of_logistic_loss_matches_torch_and_closed_form(at_zero):
     X, y, w0 = logistic_problem()
+    if at_zero:  # every logit is exactly 0: the kink of |x| must not leak into the derivatives
+        w0 = np.zeros_like(w0)
     Xm, ym = mg.tensor(X), mg.tensor(y)
 
     def loss(w):

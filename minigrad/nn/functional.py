@@ -92,15 +92,30 @@ def mse_loss(input, target, reduction="mean"):
     return {"mean": _ops.mean, "sum": _ops.sum}[reduction](sq) if reduction != "none" else sq
 
 
+class BinaryCrossEntropyWithLogits(Function):
+    """l(x, y) = -[y log σ(x) + (1-y) log(1-σ(x))], per element.
+
+    Forward uses max(x, 0) - x·y + log(1 + e^-|x|), which never overflows. The
+    derivatives are written directly: ∂l/∂x = σ(x) - y and ∂l/∂y = -x, so the
+    kink of |x| at 0 never leaks into the gradient (σ(0) - y is right at x = 0).
+    """
+
+    def forward(self, x, y):
+        xp = backend.get_array_module(x)
+        return xp.maximum(x, 0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, gy, x, y):
+        return gy * (sigmoid(x) - y), -gy * x
+
+
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """-[y log σ(x) + (1-y) log(1-σ(x))], written as max(x,0) - x·y + log(1 + e^-|x|) to stay finite."""
+    """Mean (or sum, or per-element) binary cross-entropy of targets in [0, 1] under σ(input)."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"binary_cross_entropy_with_logits: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if tuple(input.shape) != tuple(np.shape(target.data if isinstance(target, Tensor) else target)):
+    target_shape = tuple(np.shape(target.data if isinstance(target, Tensor) else target))
+    if tuple(input.shape) != target_shape:
         raise ValueError(
-            f"binary_cross_entropy_with_logits: input shape {tuple(input.shape)} differs from target shape "
-            f"{tuple(np.shape(target.data if isinstance(target, Tensor) else target))}"
+            f"binary_cross_entropy_with_logits: input shape {tuple(input.shape)} differs from target shape {target_shape}"
         )
-    abs_x = relu(input) + relu(-input)
-    loss = relu(input) - input * target + _ops.log(1 + _ops.exp(-abs_x))
+    loss = BinaryCrossEntropyWithLogits()(input, target)
     return {"mean": _ops.mean, "sum": _ops.sum}[reduction](loss) if reduction != "none" else loss
