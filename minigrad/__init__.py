@@ -17,6 +17,6 @@ from minigrad.functions import (
 from minigrad.serialization import load, save
 from minigrad.creation import arange, ones, randn, tensor, zeros
 from minigrad.tensor import Function, Tensor
-from minigrad import nn  # noqa: E402  (nn builds on everything above)
+from minigrad import nn, optim  # noqa: E402  (they build on everything above)
 
 __version__ = "0.1.0"

@@ -130,7 +130,7 @@ def _accumulate_leaf(x, gx, stored):
         stored.add(id(gx))
         x.grad = Tensor(gx)
     else:
-        x.grad.data = x.grad.data + gx
+        x.grad.data += gx  # in place, as PyTorch: no third parameter-sized buffer
 
 
 def hessian(fn, inputs):

@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
+import torch
 
 import minigrad as mg
 from minigrad import backend, config
 
 GPU = backend.cupy_available()
+torch.set_num_threads(1)  # small ops on a shared 2-core machine are far faster single-threaded
 
 
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])

@@ -66,7 +66,31 @@ def test_rnn_forward_and_bptt_match_torch(float64):
         np.testing.assert_allclose(p.grad.numpy(), p_t.grad.numpy(), rtol=1e-10, atol=1e-13, err_msg=name)
 
 
-def test_rnn_cell_batch_first_matches_torch(float64):
+def test_rnn_inside_a_model_keeps_torch_parameter_names(float64):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.RNN(3, 4)
+            self.head = nn.Linear(4, 2)
+
+    class TorchNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.RNN(3, 4)
+            self.head = torch.nn.Linear(4, 2)
+
+    assert list(Net().state_dict()) == list(TorchNet().state_dict())
+
+
+def test_rnn_cell_matches_torch(float64):
+    ours, theirs = nn.RNNCell(3, 4), torch.nn.RNNCell(3, 4).double()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    copy_torch_weights(ours, theirs)
+    x = np.random.default_rng(5).standard_normal((2, 3))
+    np.testing.assert_allclose(ours(mg.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12)
+
+
+def test_rnn_batch_first_matches_torch(float64):
     ours, theirs = nn.RNN(2, 4, batch_first=True), torch.nn.RNN(2, 4, batch_first=True).double()
     copy_torch_weights(ours, theirs)
     x = np.random.default_rng(2).standard_normal((3, 5, 2))

@@ -1,4 +1,4 @@
-"""Elman recurrent networks with tanh, PyTorch's layout and initialisation.
+"""Elman recurrent networks with tanh, PyTorch's layout, names and initialisation.
 
 h_t = tanh(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), every weight drawn from
 U(-1/√hidden, 1/√hidden). Backpropagation through time is nothing special:
@@ -13,38 +13,45 @@ from minigrad.nn.module import Module
 from minigrad.tensor import Tensor
 
 
+def rnn_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """One tanh step; ``h=None`` means a zero initial state."""
+    pre = F.linear(x, weight_ih, bias_ih)
+    if h is not None:
+        pre = pre + F.linear(h, weight_hh, bias_hh)
+    elif bias_hh is not None:
+        pre = pre + bias_hh  # W_hh · 0 vanishes, its bias does not
+    return F.tanh(pre)
+
+
+def _init_weights(module, suffix, input_size, hidden_size, bias, dtype, device):
+    k = 1 / math.sqrt(hidden_size)
+    setattr(module, "weight_ih" + suffix, _uniform((hidden_size, input_size), k, dtype, device))
+    setattr(module, "weight_hh" + suffix, _uniform((hidden_size, hidden_size), k, dtype, device))
+    setattr(module, "bias_ih" + suffix, _uniform((hidden_size,), k, dtype, device) if bias else None)
+    setattr(module, "bias_hh" + suffix, _uniform((hidden_size,), k, dtype, device) if bias else None)
+
+
 class RNNCell(Module):
     def __init__(self, input_size, hidden_size, bias=True, dtype=None, device="cpu"):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
-        k = 1 / math.sqrt(hidden_size)
-        self.weight_ih = _uniform((hidden_size, input_size), k, dtype, device)
-        self.weight_hh = _uniform((hidden_size, hidden_size), k, dtype, device)
-        self.bias_ih = _uniform((hidden_size,), k, dtype, device) if bias else None
-        self.bias_hh = _uniform((hidden_size,), k, dtype, device) if bias else None
+        _init_weights(self, "", input_size, hidden_size, bias, dtype, device)
 
     def forward(self, x, h=None):
-        if h is None:
-            xp = backend.get_array_module(x.data)
-            h = Tensor(xp.zeros(x.shape[:-1] + (self.hidden_size,), dtype=self.weight_ih.dtype))
-        return F.tanh(F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh))
+        return rnn_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
 
 class RNN(Module):
     """One tanh layer over a sequence (seq_len, batch, input), or (batch, seq_len, input) with batch_first.
 
     Returns (output of every step, last hidden state with a leading layer axis of 1).
+    Parameters are named weight_ih_l0, ... as in PyTorch, so state dicts copy across.
     """
 
     def __init__(self, input_size, hidden_size, bias=True, batch_first=False, dtype=None, device="cpu"):
         super().__init__()
-        self.cell = RNNCell(input_size, hidden_size, bias, dtype, device)
-        self.batch_first = batch_first
-
-    def named_parameters(self, prefix=""):
-        # PyTorch names these weight_ih_l0, ...: keep those names so state dicts match.
-        for name, p in self.cell.named_parameters():
-            yield (f"{prefix}.{name}_l0" if prefix else f"{name}_l0"), p
+        self.input_size, self.hidden_size, self.batch_first = input_size, hidden_size, batch_first
+        _init_weights(self, "_l0", input_size, hidden_size, bias, dtype, device)
 
     def forward(self, x, h0=None):
         if self.batch_first:
@@ -52,7 +59,7 @@ class RNN(Module):
         h = None if h0 is None else F.reshape(h0, h0.shape[1:])
         outputs = []
         for t in range(x.shape[0]):
-            h = self.cell(x[t], h)
+            h = rnn_step(x[t], h, self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
             outputs.append(h)
         out = F.stack(outputs, axis=0)
         if self.batch_first:

@@ -1,0 +1,8 @@
+"""Optimizers that update parameters in place from their gradients (``torch.optim``'s API)."""
+from minigrad.optim import lr_scheduler
+from minigrad.optim.adam import Adam, AdamW
+from minigrad.optim.newton import Newton
+from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Newton", "lr_scheduler"]

@@ -1,0 +1,96 @@
+"""Adam (Kingma & Ba 2015) and AdamW (Loshchilov & Hutter 2019), in ``torch.optim``'s exact order.
+
+Per parameter p with gradient g, at step t = 1, 2, ... (Kingma & Ba, Algorithm 1):
+
+    g   <- -g                                  if maximize
+    p   <- p * (1 - lr * weight_decay)         AdamW: decay decoupled from the gradient
+    g   <- g + weight_decay * p                Adam:  L2 penalty folded into the gradient
+    m   <- beta1 * m + (1 - beta1) * g         first moment
+    v   <- beta2 * v + (1 - beta2) * g^2       second moment
+    v_max <- max(v_max, v)                     if amsgrad (Reddi et al. 2018)
+    p   <- p - lr / (1 - beta1^t) * m / (sqrt(v or v_max) / sqrt(1 - beta2^t) + eps)
+
+The two bias corrections undo the zero initialisation of m and v. AdamW's decay is
+Loshchilov & Hutter's Algorithm 2, with the schedule multiplier folded into lr as
+PyTorch does.
+"""
+from minigrad import backend, config
+from minigrad.optim.optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False)``."""
+
+    decoupled_weight_decay = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False, *, maximize=False):
+        name = type(self).__name__
+        if lr < 0.0:
+            raise ValueError(f"{name}: invalid learning rate {lr}")
+        if eps < 0.0:
+            raise ValueError(f"{name}: invalid eps {eps}")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name}: betas[{i}] must lie in [0, 1), got {beta}")
+        if weight_decay < 0.0:
+            raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _update(self, closure=None):
+        loss = None
+        if closure is not None:
+            with config.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            decay, amsgrad = group["weight_decay"], group["amsgrad"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = -p.grad.data if group["maximize"] else p.grad.data
+                param = p.data
+                xp = backend.get_array_module(param)
+                state = self.state.setdefault(p, {})
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = xp.zeros_like(param)
+                    state["exp_avg_sq"] = xp.zeros_like(param)
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = xp.zeros_like(param)
+                state["step"] += 1
+                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+
+                if decay != 0:
+                    if self.decoupled_weight_decay:
+                        param *= 1 - lr * decay
+                    else:
+                        g = g + decay * param
+                m *= beta1
+                m += (1 - beta1) * g
+                v *= beta2
+                v += (1 - beta2) * g * g
+                if amsgrad:
+                    xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+                    v = state["max_exp_avg_sq"]
+                step_size = lr / (1 - beta1 ** t)
+                denom = xp.sqrt(v) / (1 - beta2 ** t) ** 0.5 + eps
+                param -= step_size * m / denom
+        return loss
+
+
+class AdamW(Adam):
+    """``AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False)``.
+
+    Adam with the weight decay applied to the parameter directly (p <- p(1 - lr*wd))
+    instead of through the gradient, where Adam's per-coordinate scaling would
+    weaken it for coordinates with large gradients (Loshchilov & Hutter 2019, sec. 2).
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

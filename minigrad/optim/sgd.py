@@ -1,0 +1,72 @@
+"""Stochastic gradient descent with momentum (heavy ball), dampening, Nesterov and weight decay.
+
+The update, per parameter p with gradient g, in ``torch.optim.SGD``'s exact order:
+
+    g <- -g                              if maximize
+    g <- g + weight_decay * p            (L2 penalty folded into the gradient)
+    b <- g                               on the first step (no dampening on it)
+    b <- momentum * b + (1 - dampening) * g   on later steps
+    g <- g + momentum * b   if nesterov, else   g <- b
+    p <- p - lr * g
+
+With dampening 0, ``b`` makes this Polyak's heavy ball (Polyak 1964):
+p_{t+1} = p_t - lr * grad(p_t) + momentum * (p_t - p_{t-1}). The Nesterov branch is
+Nesterov's accelerated gradient (Nesterov 1983) written at the look-ahead point, as in
+Sutskever et al. 2013 and Bengio, Boulanger-Lewandowski & Pascanu 2013.
+"""
+from minigrad import config
+from minigrad.optim.optimizer import Optimizer, required
+
+
+class SGD(Optimizer):
+    """``SGD(params, lr, momentum=0, dampening=0, *, nesterov=False, weight_decay=0, maximize=False)``.
+
+    ``nesterov``, ``weight_decay`` and ``maximize`` are keyword-only: PyTorch
+    puts ``weight_decay`` fourth and ``nesterov`` fifth, so a positional call
+    copied from either would otherwise mean something else silently.
+    """
+
+    def __init__(self, params, lr=required, momentum=0.0, dampening=0.0, *,
+                 nesterov=False, weight_decay=0.0, maximize=False):
+        if lr is not required and lr < 0.0:
+            raise ValueError(f"SGD: invalid learning rate {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"SGD: invalid momentum {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"SGD: invalid weight_decay {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(
+                f"SGD: Nesterov momentum needs momentum > 0 and dampening = 0, "
+                f"got momentum={momentum}, dampening={dampening}"
+            )
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        nesterov=nesterov, weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _update(self, closure=None):
+        loss = None
+        if closure is not None:
+            with config.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            for p in group["params"]:
+                if p.grad is None:  # no gradient: no decay, no state, no change
+                    continue
+                g = p.grad.data
+                if group["maximize"]:
+                    g = -g
+                if group["weight_decay"] != 0:
+                    g = g + group["weight_decay"] * p.data
+                if momentum != 0:
+                    state = self.state.setdefault(p, {})
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = g.copy()
+                    else:
+                        buf *= momentum
+                        buf += (1 - dampening) * g
+                    g = g + momentum * buf if group["nesterov"] else buf
+                param = p.data
+                param -= lr * g
+        return loss
