@@ -5,7 +5,16 @@
     (x * x).sum().backward()
     x.grad            # tensor([2., 4.])
 """
-from minigrad import autograd, backend, functions
+import os
+
+# Under mpiexec several ranks share the machine's cores; a multi-threaded BLAS in
+# each rank then spins against the others (measured: 10-20x slower). One BLAS
+# thread per rank is the usual MPI practice; set before NumPy loads its BLAS.
+if any(v in os.environ for v in ("PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")):
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+from minigrad import autograd, backend, functions  # noqa: E402
 from minigrad.autograd import gradcheck
 from minigrad.config import (
     enable_grad, get_default_dtype, is_grad_enabled, manual_seed, no_grad, set_default_dtype,

@@ -1,0 +1,214 @@
+"""minigrad.distributed: collectives, the ring, failure behaviour, the sampler.
+
+The multi-rank checks live in tests/mpi_scripts/ and run under `mpiexec -n p`
+as subprocesses with timeouts (one launch per world size: each costs 1-2 s of
+startup). The tests here also cover what a single process sees: no launcher
+means world size 1, and mpi4py is not imported.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.distributed as dist
+from minigrad.distributed import collectives, ring
+
+SCRIPTS = Path(__file__).parent / "mpi_scripts"
+BIN = str(Path(sys.executable).parent)
+
+
+def run_mpi(script, p, *args, timeout=120):
+    """`mpiexec -n p python script args` with the venv first on PATH; returns the CompletedProcess."""
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")     # one BLAS thread per rank
+    for name in ("PMI_RANK", "PMI_SIZE", "PMI_FD", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK"):
+        env.pop(name, None)                    # the children get their own from mpiexec
+    command = ["mpiexec", "-n", str(p), sys.executable, str(SCRIPTS / script), *args]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)      # mpiexec and every rank it started
+            stdout, stderr = proc.communicate()
+            pytest.fail(f"{' '.join(command)} still running after {timeout} s\n{stdout}\n{stderr}")
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
+def assert_every_rank_says(result, p, words):
+    lines = [f"rank {r}: {words}" for r in range(p)]
+    missing = [line for line in lines if line not in result.stdout]
+    assert result.returncode == 0 and not missing, (
+        f"exit {result.returncode}, missing {missing}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("p", [2, 3, 4])
+def test_collectives_match_exact_sums_and_mpi_allreduce(p):
+    """Sizes 0, 1, 3, p-1, p+1, 10^6+3, float32/64, auto/mpi/ring; bytes sent; errors (see script)."""
+    assert_every_rank_says(run_mpi("check_collectives.py", p), p, "collectives ok")
+
+
+@pytest.mark.mpi
+def test_exception_on_one_rank_ends_every_rank_nonzero_within_30s(tmp_path):
+    start = time.monotonic()
+    result = run_mpi("crash_one_rank.py", 4, str(tmp_path), timeout=30)
+    elapsed = time.monotonic() - start
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "finished" not in result.stdout
+    assert "RuntimeError: deliberate failure on rank 1" in result.stderr   # that rank's traceback
+    assert elapsed < 30
+    pids = [int((tmp_path / f"rank{r}.pid").read_text()) for r in range(4)]
+    time.sleep(0.5)
+    assert not [pid for pid in pids if still_running(pid)]               # no rank is left behind
+
+
+def still_running(pid):
+    """True unless the process is gone or a zombie (dead, waiting to be reaped by its new parent)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_import_does_not_import_mpi4py_and_single_process_is_world_size_1():
+    code = ("import sys, minigrad, minigrad.distributed as d; "
+            "assert 'mpi4py' not in sys.modules; "
+            "assert (d.get_rank(), d.get_world_size()) == (0, 1); d.barrier(); "
+            "assert 'mpi4py' not in sys.modules; print('ok')")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "OMPI_", "PMIX_"))}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_single_process_collectives_are_the_identity_in_place():
+    x = np.arange(5.0)
+    for op in ("sum", "mean", "max", "min"):
+        assert dist.all_reduce(x, op=op) is x
+    assert np.array_equal(x, np.arange(5.0))
+    t = mg.tensor([1.0, 2.0])
+    assert dist.ring_all_reduce(t) is t and np.array_equal(t.data, [1.0, 2.0])
+    assert dist.broadcast(t) is t
+    gathered = dist.all_gather(t)
+    assert len(gathered) == 1 and isinstance(gathered[0], mg.Tensor)
+    assert np.array_equal(gathered[0].data, [1.0, 2.0]) and gathered[0].data is not t.data
+    payload = np.frombuffer(b"abc", dtype=np.uint8)
+    assert [bytes(b) for b in dist.all_gather_bytes(payload)] == [b"abc"]
+
+
+def test_bad_arguments_raise_clear_errors():
+    with pytest.raises(TypeError, match="all_reduce: expected a minigrad Tensor"):
+        dist.all_reduce([1.0, 2.0])
+    with pytest.raises(ValueError, match="unknown op 'prod'"):
+        dist.all_reduce(np.ones(2), op="prod")
+    with pytest.raises(TypeError, match="op='mean' needs a floating array"):
+        dist.all_reduce(np.ones(2, dtype=np.int64), op="mean")
+    with pytest.raises(ValueError, match="unknown algorithm 'tree'"):
+        collectives.choose_algorithm(10, "tree")
+    with pytest.raises(ValueError, match=r"src must be a rank in \[0, 1\)"):
+        dist.broadcast(np.ones(2), src=1)
+    with pytest.raises(TypeError, match="all_gather_bytes: expected a 1-D uint8"):
+        dist.all_gather_bytes(np.ones(3))
+
+
+def test_algorithm_choice_follows_the_documented_threshold():
+    per_peer = collectives.RING_THRESHOLD_BYTES
+    for p in (2, 4):
+        assert collectives.choose_algorithm(per_peer * (p - 1) - 1, p=p) == "mpi"
+        assert collectives.choose_algorithm(per_peer * (p - 1), p=p) == "ring"
+    assert collectives.choose_algorithm(10**9, "mpi") == "mpi"
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 7, 1000])
+@pytest.mark.parametrize("p", [1, 2, 3, 4, 5])
+def test_ring_chunks_cover_the_vector_and_sends_match_2_p_minus_1_over_p(n, p):
+    b = ring.chunk_bounds(n, p)
+    sizes = np.diff(b)
+    assert b[0] == 0 and b[-1] == n and sizes.min() >= 0 and sizes.max() - sizes.min() <= 1
+    # rank r sends every chunk but (r+1) in the reduce-scatter and every chunk but (r+2) after
+    for r in range(p):
+        sent = (2 * n - sizes[(r + 1) % p] - sizes[(r + 2) % p]) if p > 1 else 0
+        assert abs(sent - 2 * (p - 1) / p * n) < 2
+
+
+def test_sampler_shards_are_disjoint_cover_the_epoch_and_change_with_set_epoch():
+    n, p = 103, 4
+    samplers = [dist.DistributedSampler(n, num_replicas=p, rank=r, seed=7) for r in range(p)]
+    shards = [np.array(list(s)) for s in samplers]
+    assert all(len(s) == 26 == len(shard) for s, shard in zip(samplers, shards))   # ceil(103/4)
+    together = np.concatenate(shards)
+    counts = np.bincount(together, minlength=n)
+    padded = samplers[0].permutation()[0]                  # padding wraps round to the start
+    assert counts[padded] == 2 and np.delete(counts, padded).tolist() == [1] * (n - 1)
+    first = shards[0].copy()
+    samplers[0].set_epoch(1)
+    assert not np.array_equal(first, np.array(list(samplers[0])))
+    samplers[0].set_epoch(0)
+    assert np.array_equal(first, np.array(list(samplers[0])))        # same seed+epoch, same order
+
+
+def test_sampler_drop_last_and_no_shuffle_and_global_batch():
+    shards = [list(dist.DistributedSampler(10, num_replicas=3, rank=r, shuffle=False, drop_last=True))
+              for r in range(3)]
+    assert shards == [[0, 3, 6], [1, 4, 7], [2, 5, 8]]
+    s = dist.DistributedSampler(12, num_replicas=3, rank=0, shuffle=True, seed=1)
+    order = s.permutation()
+    assert np.array_equal(s.global_batch(1, 2), np.concatenate([order[r::3][2:4] for r in range(3)]))
+    with pytest.raises(ValueError, match=r"rank 3 is not in \[0, 3\)"):
+        dist.DistributedSampler(10, num_replicas=3, rank=3)
+
+
+@pytest.mark.gpu
+def test_cupy_arrays_all_reduce_through_host_staging():
+    cupy = pytest.importorskip("cupy")
+    if not mg.backend.cupy_available():
+        pytest.skip("no CUDA device visible to CuPy")
+    assert_every_rank_says(run_mpi("check_cupy.py", 2), 2, "cupy ok")
+
+
+@pytest.mark.mpi
+def test_ddp_equals_big_batch_sgd_and_replicas_stay_bitwise_equal():
+    """4 ranks, 20 steps, no_sync accumulation, clipping, float64; QSGD path (see script)."""
+    assert_every_rank_says(run_mpi("check_ddp.py", 4), 4, "ddp ok")
+
+
+def test_ddp_in_one_process_is_plain_training(float64):
+    from minigrad import nn, optim
+    import minigrad.nn.functional as F
+
+    def run(wrap):
+        mg.manual_seed(0)
+        net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1))
+        model = dist.DistributedDataParallel(net) if wrap else net
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        X = mg.tensor(np.linspace(-1, 1, 24).reshape(8, 3))
+        for _ in range(3):
+            loss = F.mse_loss(model(X), X.sum(axis=1, keepdims=True))
+            model.backward(loss) if wrap else loss.backward()
+            opt.step()
+            opt.zero_grad()
+        return np.concatenate([q.data.reshape(-1) for q in net.parameters()])
+
+    assert np.array_equal(run(wrap=True), run(wrap=False))
+
+
+def test_ddp_buckets_respect_the_cap_and_dtype():
+    from minigrad import nn
+    from minigrad.distributed.ddp import make_buckets
+    params = [nn.Parameter(np.zeros(n, dtype=np.float32)) for n in (100, 100, 300)]
+    params.append(nn.Parameter(np.zeros(10, dtype=np.float64)))
+    sizes = [[q.size for q in b.params] for b in make_buckets(params, cap_bytes=800)]
+    assert sizes == [[100, 100], [300], [10]]          # 800 bytes = 200 float32; new dtype, new bucket
+    assert [[q.size for q in b.params] for b in make_buckets(params, 0)] == [[100], [100], [300], [10]]
