@@ -50,18 +50,23 @@ def per_op():
 
 
 # ---- 2./3. one SGD step of an MLP with cross-entropy ---------------------
+def mlp(nn, sizes):
+    """Linear-ReLU-...-Linear from either library: ``nn`` is ``minigrad.nn`` or ``torch.nn``."""
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
 def mlp_sizes_step(sizes, batch, number):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((batch, sizes[0])).astype(np.float32)
     y = rng.integers(0, sizes[-1], batch)
     lr = 0.01
 
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(mg.nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(mg.nn.ReLU())
-    net = mg.nn.Sequential(*layers)
+    net = mlp(mg.nn, sizes)
     opt = mg.optim.SGD(net.parameters(), lr=lr)
     Xm = mg.tensor(X)
 
@@ -71,12 +76,7 @@ def mlp_sizes_step(sizes, batch, number):
         loss.backward()
         opt.step()
 
-    tlayers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        tlayers.append(torch.nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            tlayers.append(torch.nn.ReLU())
-    tnet = torch.nn.Sequential(*tlayers)
+    tnet = mlp(torch.nn, sizes)
     topt = torch.optim.SGD(tnet.parameters(), lr=lr)
     Xt, yt = torch.tensor(X), torch.tensor(y)
 

@@ -240,3 +240,25 @@ def test_sgd_on_cupy_matches_numpy():
             opt.step()
     assert isinstance(gpu.data, cupy.ndarray)
     np.testing.assert_allclose(cupy.asnumpy(gpu.data), cpu.data, rtol=1e-12)
+
+
+def test_step_with_closure_returns_its_loss_like_torch():
+    w0 = np.array([1.0, -2.0])
+    w, wt = mg.tensor(w0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    opt, opt_t = mg.optim.SGD([w], lr=0.1, momentum=0.5), torch.optim.SGD([wt], lr=0.1, momentum=0.5)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w * w).sum()
+        loss.backward()
+        return loss
+
+    def closure_t():
+        opt_t.zero_grad()
+        loss = (wt * wt * wt).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        assert opt.step(closure).item() == opt_t.step(closure_t).item()
+    np.testing.assert_allclose(w.numpy(), wt.detach().numpy(), rtol=1e-15)

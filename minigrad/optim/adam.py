@@ -14,7 +14,7 @@ The two bias corrections undo the zero initialisation of m and v. AdamW's decay 
 Loshchilov & Hutter's Algorithm 2, with the schedule multiplier folded into lr as
 PyTorch does.
 """
-from minigrad import backend, config
+from minigrad import backend
 from minigrad.optim.optimizer import Optimizer
 
 
@@ -40,10 +40,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, closure=None):
-        loss = None
-        if closure is not None:
-            with config.enable_grad():
-                loss = closure()
+        loss = self._loss_from(closure)
         for group in self.param_groups:
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             decay, amsgrad = group["weight_decay"], group["amsgrad"]

@@ -16,7 +16,7 @@ all-reduce across workers), then ``_update``, then the post-step hooks.
 """
 import itertools
 
-from minigrad import backend
+from minigrad import backend, config
 from minigrad.tensor import Tensor
 
 
@@ -124,6 +124,14 @@ class Optimizer:
 
     def _update(self, closure):
         raise NotImplementedError(f"{type(self).__name__}._update")
+
+    @staticmethod
+    def _loss_from(closure):
+        """PyTorch's convention: an optional closure recomputes the loss (and its gradients)."""
+        if closure is None:
+            return None
+        with config.enable_grad():
+            return closure()
 
     def register_step_pre_hook(self, hook):
         """Call ``hook(optimizer)`` before every update; it may rewrite ``p.grad`` in place.

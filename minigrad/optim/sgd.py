@@ -14,7 +14,6 @@ p_{t+1} = p_t - lr * grad(p_t) + momentum * (p_t - p_{t-1}). The Nesterov branch
 Nesterov's accelerated gradient (Nesterov 1983) written at the look-ahead point, as in
 Sutskever et al. 2013 and Bengio, Boulanger-Lewandowski & Pascanu 2013.
 """
-from minigrad import config
 from minigrad.optim.optimizer import Optimizer, required
 
 
@@ -44,10 +43,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, closure=None):
-        loss = None
-        if closure is not None:
-            with config.enable_grad():
-                loss = closure()
+        loss = self._loss_from(closure)
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             for p in group["params"]:
