@@ -6,6 +6,7 @@ a batch (m, n) is the column sum of the incoming gradient. ``sum_to`` does that.
 """
 import numpy as np
 
+from minigrad import backend
 from minigrad.tensor import Function, Tensor
 
 
@@ -32,9 +33,11 @@ class BroadcastTo(Function):
         self.shape = tuple(shape)
 
     def forward(self, x):
-        from minigrad.backend import get_array_module
-
-        return get_array_module(x).broadcast_to(x, self.shape)
+        # A fresh writable array rather than np.broadcast_to's read-only view: it is
+        # what a leaf's .grad must own anyway, and it skips broadcast_to's Python overhead.
+        out = backend.get_array_module(x).empty(self.shape, dtype=x.dtype)
+        out[...] = x
+        return out
 
     def backward(self, gy, x):
         return sum_to(gy, x.shape)
