@@ -293,6 +293,10 @@ class Tensor:
     def transpose(self, *axes):
         return _F.transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
 
+    def permute(self, *axes):
+        """PyTorch's name for a transpose with an explicit axis order."""
+        return self.transpose(*axes)
+
     def exp(self):
         return _F.exp(self)
 

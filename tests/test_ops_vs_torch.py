@@ -47,6 +47,7 @@ OPS = {
     "max_axis": ([(3, 4)], lambda a: a.amax(dim=1, keepdim=True), lambda a: a.max(axis=1, keepdims=True), None, False),
     "reshape": ([(3, 4)], lambda a: a.reshape(2, 6) * 2, lambda a: a.reshape(2, 6) * 2, None, True),
     "transpose": ([(2, 3, 4)], lambda a: a.permute(2, 0, 1) * 1.5, lambda a: a.transpose(2, 0, 1) * 1.5, None, True),
+    "permute": ([(2, 3, 4)], lambda a: a.permute(1, 2, 0) ** 2, lambda a: a.permute(1, 2, 0) ** 2, None, True),
     "T": ([(3, 4)], lambda a: a.T * a.T, lambda a: a.T * a.T, None, True),
     "slice": ([(4, 5)], lambda a: a[1:3, ::2] ** 2, lambda a: a[1:3, ::2] ** 2, None, True),
     "fancy_index_repeated": ([(4, 3)], lambda a: a[[0, 2, 0, 0]] ** 2, lambda a: a[np.array([0, 2, 0, 0])] ** 2, None, True),
