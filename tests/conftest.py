@@ -27,7 +27,11 @@ def float64():
 
 
 @pytest.fixture(autouse=True)
-def _restore_default_dtype():
+def _fresh_global_state():
+    """Every test starts from the same seeds and dtype, whatever ran before it."""
     previous = config.get_default_dtype()
+    mg.manual_seed(0)
+    torch.manual_seed(0)
+    np.random.seed(0)
     yield
     mg.set_default_dtype(previous)

@@ -28,6 +28,7 @@ def test_mlp_trained_50_sgd_steps_follows_torch_loss_curve(float64):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((64, 10))
     y = X[:, :3].argmax(axis=1)  # a learnable rule, so the curve really descends
+    torch.manual_seed(0)  # the shared starting weights come from torch's initialiser
     ours = nn.Sequential(nn.Linear(10, 16), nn.Tanh(), nn.Linear(16, 3))
     theirs = torch.nn.Sequential(torch.nn.Linear(10, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)).double()
     copy_torch_weights(ours, theirs)
