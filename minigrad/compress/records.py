@@ -12,12 +12,14 @@ positions, every NumPy operation runs across all chunks (lockstep decoding).
 `records_per_chunk` picks the chunk size: more chunks mean fewer loop steps
 but more offsets to send.
 
-Each chunk keeps a 64-bit bit buffer. One step:
-  1. look up the buffer's top 16 bits in a table of every record that fits in
-     16 bits -> all its fields and its length, in one gather;
-  2. shift the buffer by that length;
-  3. chunks whose record was longer take the slow path (field by field);
-  4. chunks with fewer than 16 bits left in the buffer reload 64 bits.
+Each chunk keeps its bit position. One step:
+  1. read the 16 bits at every position (one gather from a table of the 24 bits
+     that start at each byte, then a shift and a mask);
+  2. look them up in a table of every record that fits in 16 bits -> all its
+     fields and its length, in one gather; advance the positions by the length;
+  3. chunks whose record was longer take the slow path (field by field).
+A step is about ten NumPy calls whatever the number of chunks, so for short
+streams (a few thousand records, 256 steps) their fixed cost is the decode time.
 """
 import numpy as np
 
@@ -26,6 +28,17 @@ from minigrad.compress.elias import TABLE_BITS, BitReader, omega_encode, pack_co
 _LENGTH_BITS = 5          # table entry: length in bits 0..4 (0 = record too long) ...
 _FIELD_BITS = 9           # ... then each field's value in 9 bits (values < 512)
 _FIELD_MASK = (1 << _FIELD_BITS) - 1
+
+
+def _byte_windows(stream, pad):
+    """The 24 bits starting at each byte of `stream` (int64), zeros past its end plus `pad` bytes.
+
+    The 16 bits at bit position b are then  windows[b >> 3] >> (8 - (b & 7))  masked
+    to 16 bits: one gather per read, whatever the alignment.
+    """
+    padded = np.zeros(stream.size + pad + 2, np.int64)
+    padded[: stream.size] = stream
+    return (padded[:-2] << 16) | (padded[1:-1] << 8) | padded[2:]
 
 
 def records_per_chunk(count):
@@ -140,40 +153,33 @@ class RecordCode:
         in_last_chunk = count - per_chunk * (n_chunks - 1)
         entries = np.zeros((per_chunk, n_chunks), np.int64)
         slow_values, n_slow = [], 0                       # fields of records read slowly
-        buffer = reader.peek(starts)                      # next 64 bits of every chunk
-        loaded_to = starts + 64                           # stream position after the buffer
-        left = np.full(n_chunks, 64, np.int64)            # bits still unread in the buffer
+        windows = _byte_windows(stream, pad=2 * per_chunk + 32)   # see the bound below
+        # Reads past the end (a corrupted stream) stay inside the padding: a step
+        # moves <= 16 bits, a slow read starts before the end and spans <= 129.
+        pos = starts.copy()                               # bit position of every chunk
         last_end = None
         for step in range(per_chunk):
             if step == in_last_chunk:                     # the last, shorter chunk is done
-                last_end = int(loaded_to[-1] - left[-1])
-                buffer, loaded_to, left = buffer[:-1], loaded_to[:-1], left[:-1]
-                if buffer.size == 0:
+                last_end, pos = int(pos[-1]), pos[:-1]
+                if pos.size == 0:
                     break
-            entry = np.take(self._table, (buffer >> np.uint64(64 - TABLE_BITS)).view(np.int64))
+            # (indexing, not np.take, and count_nonzero, not .all(): each step runs ten
+            # small operations, and their fixed cost is what a short stream's decode costs)
+            top = windows[pos >> 3] >> (8 - (pos & 7))        # the next 16 bits, above junk
+            entry = self._table[top & (2**TABLE_BITS - 1)]
             length = entry & (2**_LENGTH_BITS - 1)
-            buffer <<= length.view(np.uint64)
-            left -= length
-            slow = np.flatnonzero(length == 0)
-            if slow.size:      # a record longer than 16 bits: read it, note where it is
-                pos = loaded_to[slow] - left[slow]
-                if pos.max() > reader.nbits:
+            pos += length
+            if np.count_nonzero(length) < length.size:   # a record over 16 bits: read it slowly
+                slow = np.flatnonzero(length == 0)
+                if pos[slow].max() > reader.nbits:
                     raise ValueError("corrupted payload: the code stream ends in mid-record")
-                values, loaded_to[slow] = self._read_slowly(reader, pos)
-                left[slow] = 0
+                values, pos[slow] = self._read_slowly(reader, pos[slow])
                 entry[slow] = (n_slow + np.arange(slow.size)) << _LENGTH_BITS   # length 0 marks it
                 slow_values.append(np.stack(values))
                 n_slow += slow.size
             entries[step, : entry.size] = entry
-            low = np.flatnonzero(left < TABLE_BITS)
-            if low.size:                                  # reload 64 bits
-                pos = loaded_to[low] - left[low]
-                if pos.max() > reader.nbits:
-                    raise ValueError("corrupted payload: the code stream ends in mid-record")
-                buffer[low] = reader.peek(pos)
-                loaded_to[low], left[low] = pos + 64, 64
-        ends = loaded_to - left
-        if last_end is None:
+        ends = pos
+        if last_end is None:                              # the last chunk was a full one
             last_end, ends = int(ends[-1]), ends[:-1]
         if np.any(ends != starts[1:]) or not 0 <= reader.nbits - last_end < 8:
             raise ValueError("corrupted payload: chunks of the code stream do not end where "
