@@ -9,6 +9,8 @@ Chainer/CuPy's own ``get_array_module``).
 CuPy is imported lazily, the first time a GPU is asked for, so ``import
 minigrad`` works on machines without it.
 """
+import math
+
 import numpy as np
 
 DEVICES = ("cpu", "cuda")
@@ -82,3 +84,27 @@ def to_device(x, device):
 def to_numpy(x):
     """A host ``numpy.ndarray`` for any raw array."""
     return x.get() if is_cupy_array(x) else np.asarray(x)
+
+
+def scatter_add(target, index, values):
+    """``target[index] += values`` where repeated indices all add up (NumPy's ``add.at``)."""
+    if is_cupy_array(target):
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+    else:
+        np.add.at(target, index, values)
+    return target
+
+
+def erf(x):
+    """The Gauss error function of an array; NumPy itself has none."""
+    if is_cupy_array(x):
+        from cupyx.scipy.special import erf as cupy_erf
+
+        return cupy_erf(x)
+    try:
+        from scipy.special import erf as scipy_erf
+    except ImportError:  # no SciPy: the standard library's erf, element by element
+        return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    return scipy_erf(x)

@@ -70,22 +70,10 @@ class Erf(Function):
     """Gauss error function; erf'(x) = 2/√π · e^(-x²)."""
 
     def forward(self, x):
-        return _erf_array(x)
+        return backend.erf(x)
 
     def backward(self, gy, x):
         return gy * (2 / math.sqrt(math.pi)) * exp(-(x * x))
-
-
-def _erf_array(x):
-    if backend.is_cupy_array(x):
-        from cupyx.scipy.special import erf as cupy_erf
-
-        return cupy_erf(x)
-    try:
-        from scipy.special import erf as scipy_erf
-    except ImportError:  # NumPy has no erf; fall back to the standard library, element by element
-        return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
-    return scipy_erf(x)
 
 
 class Clip(Function):

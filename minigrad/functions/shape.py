@@ -69,10 +69,6 @@ class ScatterAdd(Function):
         gx = xp.zeros(self.shape, dtype=gy.dtype)
         if _is_basic(self.index):
             gx[self.index] = gy
-        elif backend.is_cupy_array(gx):
-            import cupyx
-
-            cupyx.scatter_add(gx, self.index, gy)
         elif isinstance(self.index, np.ndarray) and self.index.dtype.kind in "iu" and gx.ndim > 1:
             # Whole rows picked by integer ids (an embedding lookup): add.at on the
             # flattened element positions is several times faster than on rows.
@@ -80,7 +76,7 @@ class ScatterAdd(Function):
             rows = np.where(self.index < 0, self.index + gx.shape[0], self.index).reshape(-1, 1)
             np.add.at(gx.reshape(-1), (rows * row + np.arange(row)).reshape(-1), gy.reshape(-1))
         else:
-            xp.add.at(gx, self.index, gy)
+            backend.scatter_add(gx, self.index, gy)
         return gx
 
     def backward(self, ggx, gy):

@@ -127,10 +127,5 @@ def scatter_add(weight, index, values, as_columns=False):
         raise ValueError(f"scatter_add: values of shape {tuple(values.shape)} do not match index "
                          f"{tuple(index.shape)} with vectors of size {d} (expected {tuple(flat.shape)})")
     values = xp.ascontiguousarray(values, dtype=weight.dtype)
-    if backend.is_cupy_array(weight):
-        import cupyx
-
-        cupyx.scatter_add(weight.reshape(-1), flat.reshape(-1), values.reshape(-1))
-    else:
-        xp.add.at(weight.reshape(-1), flat.reshape(-1), values.reshape(-1))
+    backend.scatter_add(weight.reshape(-1), flat.reshape(-1), values.reshape(-1))
     return weight
