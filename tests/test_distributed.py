@@ -172,7 +172,7 @@ def test_sampler_drop_last_and_no_shuffle_and_global_batch():
 
 @pytest.mark.gpu
 def test_cupy_arrays_all_reduce_through_host_staging():
-    cupy = pytest.importorskip("cupy")
+    pytest.importorskip("cupy")
     if not mg.backend.cupy_available():
         pytest.skip("no CUDA device visible to CuPy")
     assert_every_rank_says(run_mpi("check_cupy.py", 2), 2, "cupy ok")

@@ -6,11 +6,9 @@ the loop below builds one graph over all steps and ``backward`` walks it.
 """
 import math
 
-from minigrad import backend
 from minigrad import functions as F
 from minigrad.nn.layers import _uniform
 from minigrad.nn.module import Module
-from minigrad.tensor import Tensor
 
 
 def rnn_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
