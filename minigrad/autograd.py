@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 
 from minigrad import backend, config
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, unwrap
 
 
 def backward(root, grad=None, retain_graph=False, create_graph=False):
@@ -165,14 +165,10 @@ def hessian(fn, inputs):
     for a, xa in enumerate(xs):
         row_blocks = []
         for b, xb in enumerate(xs):
-            block = xp.stack([_raw(rows[i][b]) for i in range(starts[a], starts[a + 1])])
+            block = xp.stack([unwrap(rows[i][b]) for i in range(starts[a], starts[a + 1])])
             row_blocks.append(Tensor(block.reshape(xa.shape + xb.shape)))
         blocks.append(tuple(row_blocks))
     return blocks[0][0] if single else tuple(blocks)
-
-
-def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
@@ -192,12 +188,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
         if not x.requires_grad:
             continue
         analytic = np.zeros((out_size, x.size))
-        for j in range(out_size):
+        for j in range(out_size):  # row j of the Jacobian: backward from the unit vector e_j
             seed = np.zeros(out_size)
             seed[j] = 1.0
-            with config._grad_mode(True):
-                y = fn(*inputs)
-            analytic[j] = backend.to_numpy(grad(y, [x], grad_outputs=Tensor(seed.reshape(y.shape)))[0].data).ravel()
+            (g,) = grad(out, [x], grad_outputs=Tensor(seed.reshape(out.shape)), retain_graph=True)
+            analytic[j] = backend.to_numpy(g.data).ravel()
         numeric = np.zeros_like(analytic)
         flat = x.data.reshape(-1)
         for i in range(x.size):

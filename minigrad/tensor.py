@@ -266,16 +266,16 @@ class Tensor:
     # Comparisons give constant boolean tensors (no gradient flows through them).
     # ``==`` is left alone so tensors stay hashable, as in Python containers.
     def __lt__(self, other):
-        return Tensor(self.data < _raw(other))
+        return Tensor(self.data < unwrap(other))
 
     def __le__(self, other):
-        return Tensor(self.data <= _raw(other))
+        return Tensor(self.data <= unwrap(other))
 
     def __gt__(self, other):
-        return Tensor(self.data > _raw(other))
+        return Tensor(self.data > unwrap(other))
 
     def __ge__(self, other):
-        return Tensor(self.data >= _raw(other))
+        return Tensor(self.data >= unwrap(other))
 
     # ---- methods mirroring the functions ----------------------------
     def sum(self, axis=None, keepdims=False):
@@ -319,7 +319,8 @@ class Tensor:
         return _F.clip(self, lo, hi)
 
 
-def _raw(x):
+def unwrap(x):
+    """The raw array inside a Tensor; anything else is returned as it is."""
     return x.data if isinstance(x, Tensor) else x
 
 

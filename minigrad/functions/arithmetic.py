@@ -7,6 +7,7 @@ a batch (m, n) is the column sum of the incoming gradient. ``sum_to`` does that.
 import numpy as np
 
 from minigrad import backend
+from minigrad.functions.shape import reshape
 from minigrad.tensor import Function, Tensor
 
 
@@ -194,8 +195,6 @@ def matmul(a, b):
     _check_matmul_shapes(a, b)
     if a.ndim >= 2 and b.ndim >= 2:
         return MatMul()(a, b)
-    from minigrad.functions.shape import reshape
-
     a2 = reshape(a, (1, a.shape[0])) if a.ndim == 1 else a
     b2 = reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
     y = MatMul()(a2, b2)

@@ -5,11 +5,8 @@ import math
 import numpy as np
 
 from minigrad import backend
-from minigrad.tensor import Function, Tensor
-
-
-def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
+from minigrad.functions.arithmetic import sum_to
+from minigrad.tensor import Function, unwrap
 
 
 class Exp(Function):
@@ -63,7 +60,7 @@ class ReLU(Function):
         return backend.get_array_module(x).maximum(x, 0)
 
     def backward(self, gy, x):
-        return gy * (_raw(x) > 0)
+        return gy * (unwrap(x) > 0)
 
 
 class Erf(Function):
@@ -86,7 +83,7 @@ class Clip(Function):
         return backend.get_array_module(x).clip(x, self.lo, self.hi)
 
     def backward(self, gy, x):
-        x = _raw(x)
+        x = unwrap(x)
         inside = np.True_
         if self.lo is not None:
             inside = inside & (x >= self.lo)
@@ -102,9 +99,7 @@ class Where(Function):
         return _where_array(cond, a, b)
 
     def backward(self, gy, cond, a, b):
-        from minigrad.functions.arithmetic import sum_to
-
-        c = _raw(cond)
+        c = unwrap(cond)
         return None, sum_to(where(c, gy, 0.0), a.shape), sum_to(where(c, 0.0, gy), b.shape)
 
 
@@ -134,7 +129,7 @@ class ToDevice(Function):
         return backend.to_device(x, self.device)
 
     def backward(self, gy, x):
-        return to_device(gy, backend.device_of(_raw(x)))
+        return to_device(gy, backend.device_of(unwrap(x)))
 
 
 def exp(x):
@@ -185,7 +180,7 @@ def clip(x, lo=None, hi=None):
 
 
 def where(cond, a, b):
-    return Where()(_raw(cond), a, b)
+    return Where()(unwrap(cond), a, b)
 
 
 def cast(x, dtype):

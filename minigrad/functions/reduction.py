@@ -8,7 +8,7 @@ from minigrad import backend
 from minigrad.functions.arithmetic import broadcast_to
 from minigrad.functions.elementwise import exp
 from minigrad.functions.shape import reshape
-from minigrad.tensor import Function, Tensor
+from minigrad.tensor import Function, unwrap
 
 
 def _axes(axis, ndim):
@@ -24,10 +24,6 @@ def _axes(axis, ndim):
 def _keepdims_shape(shape, axis):
     axes = _axes(axis, len(shape))
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
-def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
 
 
 class Sum(Function):
@@ -52,7 +48,7 @@ class Max(Function):
 
     def backward(self, gy, x):
         shape = _keepdims_shape(x.shape, self.axis)
-        is_max = _raw(x) == _raw(self.output_like(gy)).reshape(shape)
+        is_max = unwrap(x) == unwrap(self.output_like(gy)).reshape(shape)
         share = is_max / is_max.sum(axis=self.axis, keepdims=True)
         return broadcast_to(reshape(gy, shape), x.shape) * share.astype(x.dtype)
 

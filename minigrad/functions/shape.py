@@ -5,15 +5,11 @@ contributions (the embedding-lookup case)."""
 import numpy as np
 
 from minigrad import backend, config
-from minigrad.tensor import Function, Tensor
+from minigrad.tensor import Function, unwrap
 
 
 def _raw_index(index):
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index
+    return tuple(unwrap(i) for i in index) if isinstance(index, tuple) else unwrap(index)
 
 
 def _is_basic(index):

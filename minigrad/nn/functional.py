@@ -11,6 +11,16 @@ from minigrad.tensor import Function, Tensor
 _REDUCTIONS = ("mean", "sum", "none")
 
 
+def _check_reduction(op, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss, reduction):
+    """Per-element losses to their mean or sum; 'none' keeps them."""
+    return loss if reduction == "none" else {"mean": _ops.mean, "sum": _ops.sum}[reduction](loss)
+
+
 def embedding(input, weight):
     """Rows of ``weight`` at integer positions ``input`` (torch argument order)."""
     return _ops.embedding(weight, input)
@@ -49,8 +59,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean"):
     input: logits (N, C) or (N, C, d1, ...) like PyTorch; target: integers (N,) or (N, d1, ...).
     With reduction='mean' the average is over targets that are not ``ignore_index``.
     """
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    _check_reduction("cross_entropy", reduction)
     t = target.data if isinstance(target, Tensor) else target
     xp = backend.get_array_module(input.data)
     t = xp.asarray(t)
@@ -83,13 +92,11 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean"):
 
 def mse_loss(input, target, reduction="mean"):
     """Mean (or sum) of squared differences."""
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"mse_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    _check_reduction("mse_loss", reduction)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"mse_loss: input shape {tuple(input.shape)} differs from target shape {tuple(target.shape)}")
     diff = input - target
-    sq = diff * diff
-    return {"mean": _ops.mean, "sum": _ops.sum}[reduction](sq) if reduction != "none" else sq
+    return _reduce(diff * diff, reduction)
 
 
 class BinaryCrossEntropyWithLogits(Function):
@@ -110,12 +117,11 @@ class BinaryCrossEntropyWithLogits(Function):
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """Mean (or sum, or per-element) binary cross-entropy of targets in [0, 1] under σ(input)."""
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"binary_cross_entropy_with_logits: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
     target_shape = tuple(np.shape(target.data if isinstance(target, Tensor) else target))
     if tuple(input.shape) != target_shape:
         raise ValueError(
             f"binary_cross_entropy_with_logits: input shape {tuple(input.shape)} differs from target shape {target_shape}"
         )
     loss = BinaryCrossEntropyWithLogits()(input, target)
-    return {"mean": _ops.mean, "sum": _ops.sum}[reduction](loss) if reduction != "none" else loss
+    return _reduce(loss, reduction)

@@ -26,7 +26,7 @@ a shared pool of negatives is a bigger block (see ``batches.py``); the exact
 expected loss of Levy & Goldberg (2014) is one block over the whole vocabulary.
 """
 from minigrad import backend, functions as F
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, unwrap
 
 MAX_SCORE = 6.0  # gensim's MAX_EXP: beyond |x| = 6 its update is skipped, i.e. the gradient is 0
 
@@ -52,15 +52,11 @@ def sgns_loss(centers, candidates, pos_weight, neg_weight, max_score=MAX_SCORE):
     _check_block(centers, candidates, pos_weight, neg_weight)
     if not 0 < max_score <= 80:
         raise ValueError(f"sgns_loss: max_score must be in (0, 80] so e^max_score stays finite, got {max_score}")
-    pos_weight = _raw(pos_weight).astype(centers.dtype, copy=False)  # keep the loss (and grads) in
-    neg_weight = _raw(neg_weight).astype(centers.dtype, copy=False)  # the embeddings' dtype
+    pos_weight = unwrap(pos_weight).astype(centers.dtype, copy=False)  # keep the loss (and grads) in
+    neg_weight = unwrap(neg_weight).astype(centers.dtype, copy=False)  # the embeddings' dtype
     scores = F.clip(F.matmul(centers, candidates), -max_score, max_score)
     softplus_neg = F.log(1 + F.exp(-scores))  # -log σ(x)
     return ((pos_weight + neg_weight) * softplus_neg + neg_weight * scores).sum()
-
-
-def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
 
 
 def _check_block(centers, candidates, pos_weight, neg_weight):
