@@ -25,7 +25,7 @@ def test_hessian_of_logistic_loss_matches_torch_and_closed_form(at_zero):
     def loss(w):
         return F.binary_cross_entropy_with_logits(Xm @ w, ym)
 
-    H = mg.autograd.hessian(loss, mg.tensor(w0)).numpy()
+    H = mg.autograd.functional.hessian(loss, mg.tensor(w0)).numpy()
     Xt, yt = torch.tensor(X), torch.tensor(y)
     H_torch = torch.autograd.functional.hessian(
         lambda w: torch.nn.functional.binary_cross_entropy_with_logits(Xt @ w, yt), torch.tensor(w0)
@@ -43,7 +43,7 @@ def test_hessian_of_several_inputs_has_torch_block_layout():
     def f(a, b):
         return (a.tanh() * (b @ b).sum()).sum() + (a ** 3).sum()
 
-    H = mg.autograd.hessian(f, [mg.tensor(a0), mg.tensor(b0)])
+    H = mg.autograd.functional.hessian(f, [mg.tensor(a0), mg.tensor(b0)])
     Ht = torch.autograd.functional.hessian(
         lambda a, b: (a.tanh() * (b @ b).sum()).sum() + (a ** 3).sum(), (torch.tensor(a0), torch.tensor(b0))
     )

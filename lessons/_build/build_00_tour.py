@@ -207,7 +207,7 @@ CELLS = [
     | `config.py` | `no_grad`/`enable_grad`, the default dtype, `manual_seed` |
     | `tensor.py` | `Tensor` and `Function` — the two classes autograd is made of; `tensor`, `zeros`, ... |
     | `functions/` | every op as a `Function` (forward on arrays, backward written once): arithmetic, element-wise, reductions, shape ops |
-    | `autograd.py` | the backward pass (a heap over generations), `autograd.grad`, `autograd.hessian`, `gradcheck` |
+    | `autograd/` | the backward pass (a heap over generations), `autograd.grad`, `autograd.functional.hessian`, `gradcheck` |
     | `nn/` | `Module`, `Parameter`, `Linear`, `Embedding`, `RNN`, `LayerNorm`, activations, losses in `nn.functional`, `nn.utils.clip_grad_norm_` |
     | `serialization.py` | `mg.save` / `mg.load`: state dicts to `.npz`, atomic, no pickled code |
     | `optim/` | `SGD` (the exact update order of `torch.optim.SGD`), `Newton` (exact Hessian), learning-rate schedulers |

@@ -303,7 +303,7 @@ CELLS = [
 
     With autograd: compute $g = \nabla L$ with `create_graph=True`, so that $g$ is itself a Tensor
     with a graph back to $w$; then row $i$ of the Hessian is the gradient of the scalar $g_i$
-    (Pearlmutter 1994: a Hessian-vector product with the unit vector $e_i$). `mg.autograd.hessian`
+    (Pearlmutter 1994: a Hessian-vector product with the unit vector $e_i$). `mg.autograd.functional.hessian`
     does exactly this loop.
     """),
     code(r"""
@@ -324,7 +324,7 @@ CELLS = [
     w = mg.tensor(w0, requires_grad=True)
     (g,) = mg.autograd.grad(loss_fn(w), [w], create_graph=True)
     H_rows = np.stack([mg.autograd.grad(g[i], [w], retain_graph=True)[0].numpy() for i in range(d)])
-    H_mg = mg.autograd.hessian(loss_fn, mg.tensor(w0)).numpy()
+    H_mg = mg.autograd.functional.hessian(loss_fn, mg.tensor(w0)).numpy()
     print(H_rows)
     """),
     code(r"""
@@ -344,7 +344,7 @@ CELLS = [
     """),
     md(r"""
     **CHECK** — the gradient equals $X^\top(p - y)/n$ and the Hessian (by rows, and from
-    `mg.autograd.hessian`) equals both the closed form and `torch.autograd.functional.hessian`, to
+    `mg.autograd.functional.hessian`) equals both the closed form and `torch.autograd.functional.hessian`, to
     1e-10; it is symmetric.
     """),
     code(r"""

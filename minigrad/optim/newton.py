@@ -28,8 +28,8 @@ import warnings
 
 import numpy as np
 
-from minigrad import autograd, backend, config
-from minigrad import functions as F
+from minigrad import backend, config
+from minigrad.autograd import functional
 from minigrad.optim.optimizer import Optimizer
 from minigrad.tensor import Tensor
 
@@ -89,18 +89,9 @@ class Newton(Optimizer):
 
 
 def gradient_and_hessian(loss, params):
-    """(g, H): the gradient (n,) and the exact Hessian (n, n) of ``loss`` over the flattened ``params``."""
-    grads = autograd.grad(loss, params, create_graph=True)
-    g = F.concat([gi.reshape(-1) for gi in grads])
-    n = g.shape[0]
-    xp = backend.get_array_module(g.data)
-    H = xp.zeros((n, n), dtype=g.dtype)
-    if not g.requires_grad:  # g does not depend on x: the loss is linear, H = 0
-        return g.data.copy(), H
-    for i in range(n):  # one backward pass per Hessian row: d g_i / d x
-        row = autograd.grad(g[i], params, retain_graph=True)
-        H[i] = _flatten([r.data for r in row])
-    return g.data.copy(), (H + H.T) / 2  # exact H is symmetric; average away rounding
+    """(g, H): the gradient (n,) and the exact Hessian (n, n), symmetrised, of ``loss`` over the flattened ``params``."""
+    g, H = functional.gradient_and_hessian(loss, params)
+    return g, (H + H.T) / 2  # exact H is symmetric; average away rounding
 
 
 def solve_newton_system(H, g, damping=0.0):

@@ -1,4 +1,4 @@
-"""The backward pass, ``grad``, ``hessian`` and ``gradcheck``.
+"""The backward pass and ``grad``: the engine itself.
 
 Reverse-mode differentiation visits the Functions of a graph from the output
 back to the leaves, each one only after every Function that uses its output
@@ -10,8 +10,6 @@ and the reason ``.grad`` accumulates.
 """
 import heapq
 import itertools
-
-import numpy as np
 
 from minigrad import backend, config
 from minigrad.tensor import Tensor, unwrap
@@ -131,81 +129,3 @@ def _accumulate_leaf(x, gx, stored):
         x.grad = Tensor(gx)
     else:
         x.grad.data += gx  # in place, as PyTorch: no third parameter-sized buffer
-
-
-def hessian(fn, inputs):
-    """The matrix of second derivatives of the scalar ``fn(*inputs)``.
-
-    Row i is the gradient of (∂f/∂x)_i, obtained by differentiating the
-    gradient a second time (Pearlmutter 1994: each row is a Hessian-vector
-    product with a unit vector). Shapes follow ``torch.autograd.functional.hessian``:
-    one input x gives a tensor of shape x.shape + x.shape; several give a tuple
-    of tuples of blocks.
-    """
-    single = isinstance(inputs, Tensor)
-    xs = [Tensor(x.data, requires_grad=True) for x in ([inputs] if single else inputs)]
-    with config._grad_mode(True):
-        out = fn(*xs)
-        if out.size != 1:
-            raise ValueError(f"hessian: fn must return a scalar, got shape {tuple(out.shape)}")
-        gs = grad(out, xs, create_graph=True)
-        from minigrad.functions import concat, reshape
-
-        flat = concat([reshape(g, (-1,)) for g in gs]) if len(gs) > 1 else reshape(gs[0], (-1,))
-        n = flat.shape[0]
-        rows = []
-        for i in range(n):
-            if flat.requires_grad:
-                rows.append(grad(flat[i], xs, retain_graph=True))
-            else:  # the gradient does not depend on x: f is linear
-                rows.append(tuple(backend.get_array_module(x.data).zeros_like(x.data) for x in xs))
-    xp = backend.get_array_module(xs[0].data)
-    blocks = []
-    starts = np.cumsum([0] + [x.size for x in xs])
-    for a, xa in enumerate(xs):
-        row_blocks = []
-        for b, xb in enumerate(xs):
-            block = xp.stack([unwrap(rows[i][b]) for i in range(starts[a], starts[a + 1])])
-            row_blocks.append(Tensor(block.reshape(xa.shape + xb.shape)))
-        blocks.append(tuple(row_blocks))
-    return blocks[0][0] if single else tuple(blocks)
-
-
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
-    """Compare backward's Jacobian with central finite differences (f(x+ε) - f(x-ε)) / 2ε.
-
-    Inputs should be float64 for the differences to be meaningful. Returns True
-    or raises ``AssertionError`` naming the input and the largest mismatch.
-    """
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    for x in inputs:
-        if x.dtype != np.float64:
-            raise TypeError(f"gradcheck: use float64 inputs, got {x.dtype}")
-    with config._grad_mode(True):
-        out = fn(*inputs)
-    out_size = out.size
-    for k, x in enumerate(inputs):
-        if not x.requires_grad:
-            continue
-        analytic = np.zeros((out_size, x.size))
-        for j in range(out_size):  # row j of the Jacobian: backward from the unit vector e_j
-            seed = np.zeros(out_size)
-            seed[j] = 1.0
-            (g,) = grad(out, [x], grad_outputs=Tensor(seed.reshape(out.shape)), retain_graph=True)
-            analytic[j] = backend.to_numpy(g.data).ravel()
-        numeric = np.zeros_like(analytic)
-        flat = x.data.reshape(-1)
-        for i in range(x.size):
-            saved = flat[i].item()
-            flat[i] = saved + eps
-            with config._grad_mode(False):
-                plus = backend.to_numpy(fn(*inputs).data).ravel()
-            flat[i] = saved - eps
-            with config._grad_mode(False):
-                minus = backend.to_numpy(fn(*inputs).data).ravel()
-            flat[i] = saved
-            numeric[:, i] = (plus - minus) / (2 * eps)
-        if not np.allclose(analytic, numeric, atol=atol, rtol=rtol):
-            worst = np.abs(analytic - numeric).max()
-            raise AssertionError(f"gradcheck: input {k} (shape {tuple(x.shape)}): max |analytic - numeric| = {worst:.3g}")
-    return True
