@@ -572,12 +572,7 @@ def _comparable(other):
     return isinstance(other, (Tensor, bool, int, float, complex, np.ndarray, np.generic)) or backend.is_cupy_array(other)
 
 
-def _sizes(sizes):
-    """``f(2, 3)`` and ``f((2, 3))`` both mean the sizes (2, 3), as in torch."""
-    return tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
-
-
 # Bound last because both modules import Tensor/Function from this one.
 from minigrad import autograd as _autograd  # noqa: E402
 from minigrad import functions as _F  # noqa: E402
-from minigrad.functions.dims import dim_index as _dim_index  # noqa: E402
+from minigrad.functions.dims import dim_index as _dim_index, sizes_arg as _sizes  # noqa: E402

@@ -2,12 +2,13 @@
 reshape, so their gradients (sums over the copies) come from those two ops."""
 
 from minigrad.functions.arithmetic import broadcast_to
+from minigrad.functions.dims import sizes_arg
 from minigrad.functions.shape import reshape
 
 
 def expand(x, *sizes):
     """Broadcast size-1 dims (and new leading dims) to ``sizes``; -1 keeps a dim's size (torch.Tensor.expand)."""
-    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    sizes = sizes_arg(sizes)
     lead = len(sizes) - x.ndim
     if lead < 0:
         raise RuntimeError(f"expand: {len(sizes)} sizes {list(sizes)} are fewer than the tensor's {x.ndim} dims {tuple(x.shape)}")
@@ -36,7 +37,7 @@ def expand_as(x, other):
 
 def repeat(x, *sizes):
     """Tile ``x`` ``sizes[i]`` times along dim i (torch.Tensor.repeat, NumPy's tile)."""
-    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    sizes = sizes_arg(sizes)
     if len(sizes) < x.ndim:
         raise RuntimeError(f"repeat: {len(sizes)} repeat counts {list(sizes)} are fewer than the tensor's {x.ndim} dims")
     if any(r < 0 for r in sizes):

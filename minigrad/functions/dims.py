@@ -1,6 +1,5 @@
 """Dimension arguments as PyTorch reads them: negative dims count from the end,
-an out-of-range dim is an IndexError naming the op, NumPy's ``axis``/``keepdims``
-are accepted as aliases of ``dim``/``keepdim``."""
+an out-of-range dim is an IndexError naming the op."""
 
 
 def dim_index(dim, ndim, op):
@@ -21,15 +20,6 @@ def dim_tuple(dim, ndim, op):
     if len(set(dims)) != len(dims):
         raise RuntimeError(f"{op}: dim {dim} names a dimension more than once")
     return tuple(d for d in dims if d < ndim)  # a 0-d tensor has nothing to reduce
-
-
-def resolve(op, dim, keepdim, axis, keepdims):
-    """Merge PyTorch's (dim, keepdim) with NumPy's (axis, keepdims) spellings."""
-    if axis is not None:
-        if dim is not None:
-            raise TypeError(f"{op}: got both dim={dim} and axis={axis}; pass one")
-        dim = axis
-    return dim, bool(keepdim or keepdims)
 
 
 def sizes_arg(sizes):

@@ -129,11 +129,13 @@ def _non_empty(x, dims, op):
             raise IndexError(f"{op}: cannot reduce dim {d} of size 0 (tensor of shape {tuple(x.shape)})")
 
 
-def sum(x, dim=None, keepdim=False):
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
     return Sum(dim_tuple(dim, x.ndim, "sum"), keepdim)(x)
 
 
-def mean(x, dim=None, keepdim=False):
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
     if x.dtype.kind not in "fc":
         raise RuntimeError(f"mean: input dtype must be floating point, got {x.dtype}; cast it first (x.float())")
     dims = dim_tuple(dim, x.ndim, "mean")
@@ -141,13 +143,15 @@ def mean(x, dim=None, keepdim=False):
     return Sum(dims, keepdim)(x) / count if count else Sum(dims, keepdim)(x) * math.nan
 
 
-def amax(x, dim=None, keepdim=False):
+def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
     dims = dim_tuple(dim, x.ndim, "amax")
     _non_empty(x, dims, "amax")
     return Extreme(dims, keepdim, True)(x)
 
 
-def amin(x, dim=None, keepdim=False):
+def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
     dims = dim_tuple(dim, x.ndim, "amin")
     _non_empty(x, dims, "amin")
     return Extreme(dims, keepdim, False)(x)
@@ -169,25 +173,27 @@ def _select(x, dim, keepdim, largest, op, result):
     return result(values, Tensor(index.astype(xp.int64)))
 
 
-def max(x, dim=None, keepdim=False):
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """max(x): the largest element; max(x, dim): (values, indices); max(x, other): maximum(x, other)."""
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
     if isinstance(dim, Tensor):
         from minigrad.functions.elementwise import maximum
         return maximum(x, dim)
     if dim is None:
-        if x.size == 0:
+        if math.prod(x.shape) == 0:
             raise RuntimeError(f"max: a tensor with no elements (shape {tuple(x.shape)}) has no max; pass dim")
         return Extreme(tuple(range(x.ndim)), False, True)(x)
     return _select(x, dim, keepdim, True, "max", MaxResult)
 
 
-def min(x, dim=None, keepdim=False):
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """min(x): the smallest element; min(x, dim): (values, indices); min(x, other): minimum(x, other)."""
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
     if isinstance(dim, Tensor):
         from minigrad.functions.elementwise import minimum
         return minimum(x, dim)
     if dim is None:
-        if x.size == 0:
+        if math.prod(x.shape) == 0:
             raise RuntimeError(f"min: a tensor with no elements (shape {tuple(x.shape)}) has no min; pass dim")
         return Extreme(tuple(range(x.ndim)), False, False)(x)
     return _select(x, dim, keepdim, False, "min", MinResult)
@@ -268,7 +274,8 @@ def std(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
     return sqrt(var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
 
 
-def logsumexp(x, dim=None, keepdim=False):
+def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
     return LogSumExp(dim_tuple(dim, x.ndim, "logsumexp"), keepdim)(x)
 
 
@@ -279,10 +286,12 @@ def cumsum(x, dim):
     return Cumsum(d)(x)
 
 
-def softmax(x, dim=-1):
+def softmax(x, dim=-1, *, axis=None):
+    dim = dim if axis is None else axis
     return Softmax(dim_index(dim, x.ndim, "softmax") if x.ndim else None)(x)
 
 
-def log_softmax(x, dim=-1):
+def log_softmax(x, dim=-1, *, axis=None):
+    dim = dim if axis is None else axis
     return LogSoftmax(dim_index(dim, x.ndim, "log_softmax") if x.ndim else None)(x)
 

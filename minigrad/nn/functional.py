@@ -74,7 +74,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean"):
     logits = input
     if input.ndim > 2:  # move the class axis last and flatten: (N, C, d...) -> (N*d..., C)
         axes = (0,) + tuple(range(2, input.ndim)) + (1,)
-        logits = _ops.reshape(_ops.transpose(input, axes), (-1, num_classes))
+        logits = _ops.reshape(_ops.permute(input, axes), (-1, num_classes))
     flat_t = t.reshape(-1)
     valid = flat_t != ignore_index
     bad = valid & ((flat_t < 0) | (flat_t >= num_classes))
