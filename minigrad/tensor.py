@@ -232,11 +232,16 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor(self.data)
 
-    def to(self, device):
-        """A copy on ``device`` ("cpu" or "cuda"); differentiable like PyTorch's ``.to``."""
-        if backend.check_device(device) == self.device:
-            return self
-        return _F.to_device(self, device)
+    def to(self, device=None, dtype=None):
+        """A copy on ``device`` ("cpu" or "cuda") and/or of ``dtype``; differentiable like PyTorch's ``.to``.
+
+        As in torch, ``x.to(torch_style_dtype)`` alone is accepted too: ``x.to(np.float64)``."""
+        if device is not None and not isinstance(device, str):
+            device, dtype = None, device  # x.to(dtype)
+        out = self if dtype is None else _F.cast(self, dtype)
+        if device is None or backend.check_device(device) == out.device:
+            return out
+        return _F.to_device(out, device)
 
     def cpu(self):
         return self.to("cpu")
