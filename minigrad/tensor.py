@@ -258,6 +258,18 @@ class Tensor:
     def double(self):
         return self.astype(np.float64)
 
+    def half(self):
+        return self.astype(np.float16)
+
+    def long(self):
+        return self.astype(np.int64)
+
+    def int(self):
+        return self.astype(np.int32)
+
+    def bool(self):
+        return self.astype(np.bool_)
+
     def requires_grad_(self, flag=True):
         if not self.is_leaf:
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad")

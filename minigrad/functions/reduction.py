@@ -7,6 +7,7 @@ output element receives that element's gradient. Re-inserting the reduced dims
 (max(dim), topk) return their values through ``gather``, so only the selected
 element gets the gradient, as in PyTorch.
 """
+import builtins
 import math
 from collections import namedtuple
 
@@ -65,6 +66,8 @@ class LogSumExp(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
+        if x.size == 0:  # log of an empty sum: -inf, as torch
+            return xp.log(x.sum(axis=self.dims, keepdims=self.keepdim))
         m = x.max(axis=self.dims, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
         y = m + xp.log(xp.exp(x - m).sum(axis=self.dims, keepdims=True))
@@ -102,6 +105,8 @@ class Softmax(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
+        if x.size == 0:
+            return x.copy()
         e = xp.exp(x - x.max(axis=self.dim, keepdims=True))
         return e / e.sum(axis=self.dim, keepdims=True)
 
@@ -117,6 +122,8 @@ class LogSoftmax(Function):
         self.dim = dim
 
     def forward(self, x):
+        if x.size == 0:
+            return x.copy()
         return x - LogSumExp(() if self.dim is None else (self.dim,), True).forward(x)
 
     def backward(self, gy, x):
@@ -265,8 +272,7 @@ def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
     dims = dim_tuple(dim, x.ndim, "var")
     count = math.prod(x.shape[d] for d in dims)
     centred = x - mean(x, dims, keepdim=True)
-    factor = 1 / (count - correction) if count > correction else math.nan  # torch: nan without enough samples
-    return sum(centred * centred, dims, keepdim) * factor
+    return sum(centred * centred, dims, keepdim) / builtins.max(count - correction, 0)  # /0: inf or nan, as torch
 
 
 def std(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
