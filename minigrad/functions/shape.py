@@ -172,7 +172,7 @@ def split(x, split_size_or_sections, dim=0):
         size = split_size_or_sections
         if size < 0 or (size == 0 and n > 0):
             raise RuntimeError(f"split: split_size must be positive, got {size} for dim {dim} of size {n}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else []) if size else [0]
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if any(s < 0 for s in sizes) or sum(sizes) != n:
@@ -191,7 +191,7 @@ def chunk(x, chunks, dim=0):
     if chunks <= 0:
         raise RuntimeError(f"chunk: chunks must be greater than 0, got {chunks}")
     n = x.shape[dim_index(dim, x.ndim, "chunk")]
-    return split(x, max(-(-n // chunks), 1) if n else 0, dim)
+    return split(x, -(-n // chunks) if n else [0] * chunks, dim)
 
 
 def dropout(x, p=0.5, training=True):
