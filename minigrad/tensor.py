@@ -45,7 +45,7 @@ class Function:
         if len(inputs) > 1:
             inputs = tuple(x if isinstance(x, Tensor) else _constant(x, ref) for x in inputs)
             _check_same_device(self, inputs)
-            if self.promotes:
+            if self.promotes and (len(inputs) > 2 or inputs[0].data.dtype != inputs[1].data.dtype):
                 inputs = _promote(inputs)
         y = self.forward(*[t.data for t in inputs])
         out = Tensor(y if type(y) is np.ndarray else _as_array(y, ref))
