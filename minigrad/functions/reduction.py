@@ -111,10 +111,11 @@ def sum(x, axis=None, keepdims=False):
 
 
 def mean(x, axis=None, keepdims=False):
+    total = Sum(axis, keepdims)(x)  # checks the axes first, naming the op
     count = 1
     for a in _axes(axis, x.ndim):
         count *= x.shape[a]
-    return Sum(axis, keepdims)(x) / count
+    return total / count
 
 
 def max(x, axis=None, keepdims=False):

@@ -30,6 +30,12 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    """Reorder the axes: output axis i is input axis ``axes[i]`` (all axes reversed when None).
+
+    The gradient goes back through the inverse permutation: input axis
+    ``axes[i]`` is output axis i, so ``inverse[axes[i]] = i``.
+    """
+
     def __init__(self, axes):
         self.axes = axes
 
@@ -39,7 +45,9 @@ class Transpose(Function):
     def backward(self, gy, x):
         if self.axes is None:
             return transpose(gy)
-        inverse = tuple(sorted(range(len(self.axes)), key=lambda i: self.axes[i]))
+        inverse = [0] * len(self.axes)
+        for i, axis in enumerate(self.axes):
+            inverse[axis] = i
         return transpose(gy, inverse)
 
 
@@ -101,7 +109,13 @@ def reshape(x, shape):
 
 
 def transpose(x, axes=None):
-    return Transpose(None if axes is None else tuple(axes))(x)
+    """Permute the axes of ``x`` (NumPy's ``transpose``; the order may use negative axes)."""
+    if axes is None:
+        return Transpose(None)(x)
+    axes = tuple(axes)
+    if sorted(a % x.ndim if -x.ndim <= a < x.ndim else a for a in axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {tuple(x.shape)}")
+    return Transpose(tuple(a % x.ndim for a in axes))(x)
 
 
 def getitem(x, index):
@@ -121,6 +135,8 @@ def concat(xs, axis=0):
 
 
 def stack(xs, axis=0):
+    if not xs:
+        raise ValueError("stack: needs at least one tensor")
     if len({tuple(x.shape) for x in xs}) > 1:
         raise ValueError(f"stack: all shapes must be equal, got {[tuple(t.shape) for t in xs]}")
     axis = axis % (xs[0].ndim + 1)
@@ -130,6 +146,8 @@ def stack(xs, axis=0):
 def embedding(weight, indices):
     """Rows of ``weight`` picked by integer ``indices`` (any shape); backward scatter-adds."""
     idx = _raw_index(indices)
+    if not hasattr(idx, "dtype"):  # a Python list of ids
+        idx = backend.get_array_module(weight.data).asarray(idx)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= weight.shape[0]):
