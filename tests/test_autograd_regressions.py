@@ -209,3 +209,10 @@ def test_save_refuses_object_arrays_instead_of_writing_an_unloadable_file(tmp_pa
     with pytest.raises(TypeError, match="save: cannot store an array of dtype object at /w"):
         mg.save({"w": np.array([{}, 1], dtype=object)}, path)
     assert not path.exists()
+
+
+def test_autograd_grad_results_do_not_share_storage():
+    a, b = mg.tensor([1.0, 2.0], requires_grad=True), mg.tensor([3.0, 4.0], requires_grad=True)
+    ga, gb = mg.autograd.grad((a + b).sum(), [a, b])
+    ga.data += 1
+    np.testing.assert_array_equal(gb.numpy(), [1.0, 1.0])
