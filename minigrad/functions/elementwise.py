@@ -274,7 +274,7 @@ def where(cond, a, b):
     c = unwrap(cond)
     if getattr(c, "dtype", None) != np.bool_:
         raise RuntimeError(f"where: condition must be a boolean tensor, got {getattr(c, 'dtype', type(c).__name__)}")
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+    if isinstance(a, (bool, int, float)) and isinstance(b, (bool, int, float)):
         xp = backend.get_array_module(c)
         a = Tensor(xp.asarray(a, dtype=_scalar_dtype(a, b)))
     return Where(c)(a, b)

@@ -85,8 +85,8 @@ def getitem(x, index):
 def embedding(weight, indices):
     """Rows of ``weight`` picked by integer ``indices`` (any shape); backward scatter-adds."""
     idx = unwrap(indices)
-    if not hasattr(idx, "dtype"):
-        idx = np.asarray(idx)
+    if not hasattr(idx, "dtype"):  # a Python list of ids
+        idx = backend.get_array_module(unwrap(weight)).asarray(idx)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= weight.shape[0]):

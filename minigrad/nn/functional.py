@@ -84,8 +84,13 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean"):
             f"(ignore_index={ignore_index})"
         )
     weights = valid.astype(input.dtype)
+    counted = weights.sum()
+    if reduction == "mean" and counted == 0:
+        # Every target ignored: PyTorch returns the mean over zero rows, 0/0 = NaN, yet no
+        # row sends a gradient. Sum of nothing (0, zero gradients) plus a constant NaN does that.
+        return CrossEntropy(xp.zeros_like(flat_t), weights, "sum")(logits) + float("nan")
     if reduction == "mean":
-        weights = weights / weights.sum()  # 0/0 = nan when every target is ignored, as in PyTorch
+        weights = weights / counted
     loss = CrossEntropy(xp.where(valid, flat_t, 0), weights, reduction)(logits)
     return _ops.reshape(loss, t.shape) if reduction == "none" else loss
 
