@@ -525,7 +525,7 @@ class Tensor:
     # ---- shape ------------------------------------------------------
     def size(self, dim=None):
         """The shape (a tuple), or the length of one dim."""
-        return self.data.shape if dim is None else self.data.shape[_dim_index(dim, self.data.ndim, "size")]
+        return self.data.shape if dim is None else self.data.shape[_dim_index(dim, self.data.shape, "size")]
 
     def numel(self):
         return self.data.size

@@ -48,7 +48,7 @@ BINARY = {
 
 
 def _reduction(kind, axis, keepdims):
-    mg_fns = {"sum": mg.sum, "mean": mg.mean, "max": mg.max, "logsumexp": mg.logsumexp}
+    mg_fns = {"sum": mg.sum, "mean": mg.mean, "max": mg.amax, "logsumexp": mg.logsumexp}
     torch_fns = {"sum": torch.sum, "mean": torch.mean, "max": torch.amax, "logsumexp": torch.logsumexp}
 
     def torch_fn(x):  # axis None: every axis, honouring keepdim
@@ -72,7 +72,7 @@ def _slice_last(step):
     return _both(lambda x: x[..., ::step], lambda x: x[..., ::step] if step > 0 else x.flip(-1))
 
 
-GRAM = _both(lambda x: x @ mg.transpose(x), lambda x: x @ x.T)
+GRAM = _both(lambda x: x @ x.T, lambda x: x @ x.T)
 MATMUL = _both(lambda a, b: a @ b, lambda a, b: a @ b)
 
 

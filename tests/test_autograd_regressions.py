@@ -59,7 +59,7 @@ def test_two_leaves_fed_the_same_gradient_do_not_share_storage():
 def test_permute_with_negative_axes_backward_matches_torch(shape, axes):
     x = np.random.default_rng(0).standard_normal(shape)
     ours, theirs = both(x)
-    y, yt = mg.transpose(ours, axes), theirs.permute(*axes)
+    y, yt = mg.permute(ours, axes), theirs.permute(*axes)
     w = np.random.default_rng(1).standard_normal(yt.shape)
     (y * mg.tensor(w)).sum().backward()
     (yt * torch.tensor(w)).sum().backward()
