@@ -3,7 +3,6 @@ float32 to 1e-5), each written once and run on both libraries; broadcasting shap
 by hypothesis. The wider Tensor surface is in test_tensor_*.py."""
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
