@@ -170,6 +170,8 @@ CREATION = {
     "full_like": lambda lib: lib.full_like(lib.tensor([1.0, 2.0]), 4.0),
     "empty_shape": lambda lib: lib.empty(2, 0).shape == (2, 0),
     "arange": lambda lib: lib.arange(5),
+    "arange_float": lambda lib: lib.arange(0, 1, 0.25),
+    "arange_dtype": lambda lib: lib.arange(1, 7, 2, dtype=lib.float64),
 }
 
 
