@@ -165,7 +165,6 @@ class MatMul(Function):
 
     promotes = True
 
-
     def forward(self, a, b):
         return a @ b
 
@@ -182,7 +181,6 @@ class Linear(Function):
     """
 
     promotes = True
-
 
     def forward(self, x, W, b=None):
         y = x @ W.T
