@@ -32,11 +32,11 @@ def _swap_last(x):
 
 
 def attention_probs(q, k, bias, scale, dead_rows):
-    """P = softmax(q kᵀ · scale + bias) over the keys; rows whose keys are all masked give zeros (as PyTorch).
+    """P = softmax(q kᵀ · scale + bias) over the keys, with minigrad ops (differentiable; used for double backward).
 
-    Works on raw arrays (the forward) and on Tensors (the recorded backward for double backward).
+    Rows whose keys are all masked give zeros, as in PyTorch.
     """
-    s = ops.matmul(q, _swap_last(k)) * scale  # (..., L, S)
+    s = ops.matmul(q * scale, _swap_last(k))  # (..., L, S)
     if bias is not None:
         s = s + bias
     if dead_rows is None:
@@ -51,7 +51,16 @@ class ScaledDotProductAttention(Function):
         self.scale, self.dead_rows, self.keep = scale, dead_rows, keep
 
     def forward(self, q, k, v, bias=None):
-        p = attention_probs(q, k, bias, self.scale, self.dead_rows)  # (..., L, S)
+        # The same P as ``attention_probs``, computed in place on one (..., L, S) buffer for speed.
+        xp = backend.get_array_module(q)
+        p = (q * q.dtype.type(self.scale)) @ _swap_last(k)  # (..., L, S)
+        if bias is not None:
+            p = p + bias
+        p -= p.max(axis=-1, keepdims=True) if self.dead_rows is None else xp.where(
+            self.dead_rows, 0, p.max(axis=-1, keepdims=True))
+        xp.exp(p, out=p)
+        total = p.sum(axis=-1, keepdims=True)  # (..., L, 1); 0 only for fully masked rows
+        p *= 1 / (total if self.dead_rows is None else xp.where(self.dead_rows, 1, total))
         self.probs = p
         if self.keep is not None:
             p = p * self.keep  # dropout: zero some weights, scale the rest by 1/(1 - p)
@@ -65,11 +74,12 @@ class ScaledDotProductAttention(Function):
         need_q, need_k, need_v = self.needs_grad[:3]
         dropped = p if self.keep is None else p * self.keep
         gv = ops.sum_to(ops.matmul(_swap_last(dropped), go), v.shape) if need_v else None
-        gp = ops.matmul(go, _swap_last(v))  # (..., L, S)
+        gs = ops.matmul(go, _swap_last(v))  # dP, (..., L, S)
         if self.keep is not None:
-            gp = gp * self.keep
-        d = ops.sum(go * self.output_like(go), axis=-1, keepdims=True)  # (..., L, 1)
-        gs = p * (gp - d)
+            gs = gs * self.keep
+        # dS = P ⊙ (dP - D). On arrays ``-=`` and ``*=`` reuse dP's buffer; on Tensors they make new nodes.
+        gs -= ops.sum(go * self.output_like(go), axis=-1, keepdims=True)  # D, (..., L, 1)
+        gs *= p
         gq = ops.sum_to(ops.matmul(gs, k) * self.scale, q.shape) if need_q else None
         gk = ops.sum_to(ops.matmul(_swap_last(gs), q) * self.scale, k.shape) if need_k else None
         if bias is None:
@@ -77,7 +87,7 @@ class ScaledDotProductAttention(Function):
         return gq, gk, gv, ops.sum_to(gs, bias.shape) if self.needs_grad[3] else None
 
 
-def _check_inputs(query, key, value, attn_mask, dropout_p):
+def _check_inputs(query, key, value, attn_mask, dropout_p, is_causal):
     op = "scaled_dot_product_attention"
     if min(query.ndim, key.ndim, value.ndim) < 2:
         raise RuntimeError(f"{op}: query, key and value must be at least 2-D, got shapes "
@@ -104,6 +114,9 @@ def _check_inputs(query, key, value, attn_mask, dropout_p):
         except ValueError:
             raise RuntimeError(f"{op}: attn_mask of shape {tuple(attn_mask.shape)} does not broadcast to "
                                f"the attention scores' shape {scores}") from None
+    if attn_mask is not None and is_causal:
+        raise RuntimeError(f"{op}: Explicit attn_mask should not be set when is_causal=True "
+                           "(fold the causal mask into attn_mask instead)")
     if not 0.0 <= dropout_p <= 1.0:
         raise RuntimeError(f"{op}: dropout probability has to be between 0 and 1, but got {dropout_p}")
 
@@ -113,24 +126,23 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     """softmax(query keyᵀ · scale + mask) value, for query (..., L, E), key (..., S, E), value (..., S, Ev).
 
     attn_mask: bool (True = may attend) or float (added to the scores), broadcastable to (..., L, S).
-    is_causal: query i sees keys 0..i (lower-triangular, top-left aligned when L != S); combined with
-    attn_mask when both are given, as PyTorch does. dropout_p: dropout on the attention weights
+    is_causal: query i sees keys 0..i (lower-triangular, top-left aligned when L != S); giving it together
+    with attn_mask is an error, as in PyTorch's reference implementation. dropout_p: dropout on the attention weights
     (always applied when > 0: pass 0.0 in eval mode). scale: defaults to 1/√E.
     """
     if enable_gqa:
         raise NotImplementedError("scaled_dot_product_attention: enable_gqa=True is not supported")
-    _check_inputs(query, key, value, attn_mask, dropout_p)
+    _check_inputs(query, key, value, attn_mask, dropout_p, is_causal)
     xp = backend.get_array_module(query.data)
     L, S = query.shape[-2], key.shape[-2]
     blocked = None  # where -inf goes: a bool array broadcastable to (..., L, S)
     if attn_mask is not None and attn_mask.dtype == np.bool_:
         blocked = ~unwrap(attn_mask)
     if is_causal:
-        above = xp.triu(xp.ones((L, S), dtype=bool), 1)
-        blocked = above if blocked is None else blocked | above
+        blocked = xp.triu(xp.ones((L, S), dtype=bool), 1)
     bias = None if blocked is None else xp.where(blocked, -np.inf, 0.0).astype(query.dtype)
     if attn_mask is not None and attn_mask.dtype != np.bool_:
-        bias = attn_mask if bias is None else attn_mask + bias  # stays differentiable in the mask
+        bias = attn_mask  # a float mask is an input of the op: its gradient is dS
     dead_rows = None
     if bias is not None:
         dead = xp.all(unwrap(bias) == -np.inf, axis=-1, keepdims=True)  # (..., L, 1)
