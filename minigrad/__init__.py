@@ -20,11 +20,19 @@ from minigrad.config import (
     enable_grad, get_default_dtype, is_grad_enabled, manual_seed, no_grad, set_default_dtype,
 )
 from minigrad.functions import (
-    cast, clip, concat, dropout, embedding, erf, exp, gelu, linear, log, log_softmax, logsumexp,
-    matmul, max, mean, relu, reshape, sigmoid, softmax, sqrt, stack, sum, tanh, transpose, where,
+    abs, amax, amin, argmax, argmin, cast, cat, chunk, clamp, clip, clone, concat, cos, cumsum,
+    dropout, einsum, embedding, eq, erf, exp, expand, flatten, gather, ge, gelu, gt, le, linear,
+    log, log_softmax, logical_and, logical_not, logical_or, logical_xor, logsumexp, lt, masked_fill,
+    matmul, max, maximum, mean, min, minimum, ne, one_hot, permute, relu, repeat, reshape, rsqrt,
+    sigmoid, silu, sin, softmax, sort, split, sqrt, squeeze, stack, std, sum, tanh, topk, transpose,
+    tril, triu, unsqueeze, var, where,
 )
 from minigrad.serialization import load, save
-from minigrad.creation import arange, ones, randn, tensor, zeros
+from minigrad.creation import (
+    arange, empty, eye, full, full_like, multinomial, ones, ones_like, rand, rand_like, randn,
+    randn_like, tensor, zeros, zeros_like,
+)
+from minigrad.tensor import result_type
 from minigrad.tensor import Function, Tensor
 from minigrad import nn, optim  # noqa: E402  (they build on everything above)
 

@@ -49,3 +49,103 @@ def randn(*shape, dtype=None, device="cpu", requires_grad=False):
 def arange(start, stop=None, step=1, dtype=None, device="cpu"):
     xp = backend.array_module(device)
     return Tensor(xp.arange(start, stop, step, dtype=dtype))
+
+
+def _fill_dtype(value, dtype):
+    """torch.full's dtype: from the fill value when none is given (bool, int64 or the default float)."""
+    if dtype is not None:
+        return np.dtype(dtype)
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(np.bool_)
+    if isinstance(value, (int, np.integer)):
+        return np.dtype(np.int64)
+    return config.default_dtype
+
+
+def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
+    xp = backend.array_module(device)
+    return _leaf(xp.full(tuple(size), fill_value, dtype=_fill_dtype(fill_value, dtype)), requires_grad, "full")
+
+
+def empty(*size, dtype=None, device="cpu", requires_grad=False):
+    """Uninitialised memory in torch; here zeros, which is one valid uninitialised content."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=None, device="cpu", requires_grad=False):
+    xp = backend.array_module(device)
+    return _leaf(xp.eye(n, n if m is None else m, dtype=dtype or config.default_dtype), requires_grad, "eye")
+
+
+def rand(*size, dtype=None, device="cpu", requires_grad=False):
+    """Uniform samples in [0, 1) from the stream that ``manual_seed`` resets."""
+    values = config.rng.random(_shape(size)).astype(dtype or config.default_dtype)
+    return _leaf(backend.to_device(values, device), requires_grad, "rand")
+
+
+def _like(x, dtype, device):
+    return dict(dtype=x.dtype if dtype is None else dtype, device=x.device if device is None else device)
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    return zeros(input.shape, requires_grad=requires_grad, **_like(input, dtype, device))
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False):
+    return ones(input.shape, requires_grad=requires_grad, **_like(input, dtype, device))
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(input.shape, fill_value, requires_grad=requires_grad, **_like(input, dtype, device))
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    return rand(input.shape, requires_grad=requires_grad, **_like(input, dtype, device))
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    return randn(input.shape, requires_grad=requires_grad, **_like(input, dtype, device))
+
+
+def _leaf(array, requires_grad, op):
+    if requires_grad and array.dtype.kind not in "fc":
+        raise TypeError(f"{op}: only floating tensors can require gradients, got dtype {array.dtype}")
+    return Tensor(array, requires_grad)
+
+
+def multinomial(input, num_samples, replacement=False):
+    """Draw ``num_samples`` category indices per row of non-negative weights ``input`` (1-D or 2-D).
+
+    With replacement: inverse-CDF sampling, u ~ U[0, 1) located in the normalised cumulative
+    weights. Without: Efraimidis & Spirakis (2006, "Weighted random sampling with a
+    reservoir", Algorithm A) — each category gets the key u^(1/w); the largest keys form a
+    sample drawn without replacement in proportion to the weights. Their order is the order
+    of draws, as successive sampling would give.
+    """
+    w = backend.to_numpy(input.data if isinstance(input, Tensor) else input).astype(np.float64)
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: input must be 1-D or 2-D, got shape {w.shape}")
+    rows = w.reshape(-1, w.shape[-1])
+    n = rows.shape[1]
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise RuntimeError("multinomial: invalid distribution (probabilities must be finite and >= 0)")
+    if (rows.sum(axis=1) <= 0).any():
+        raise RuntimeError("multinomial: invalid distribution (the sum of probabilities must be > 0)")
+    if num_samples <= 0 or (not replacement and num_samples > n):
+        raise RuntimeError(
+            f"multinomial: cannot draw {num_samples} samples from {n} categories "
+            f"{'with' if replacement else 'without'} replacement"
+        )
+    u = config.rng.random((rows.shape[0], num_samples if replacement else n))
+    if replacement:
+        cdf = np.cumsum(rows, axis=1)
+        cdf /= cdf[:, -1:]
+        offset = np.arange(rows.shape[0])[:, None]  # row r's cdf lives in (r, r + 1]: one searchsorted for all rows
+        flat = np.searchsorted((cdf + offset).ravel(), (u + offset).ravel(), side="right")
+        picks = np.minimum(flat.reshape(u.shape) - offset * n, n - 1)
+    else:
+        with np.errstate(divide="ignore"):
+            keys = np.where(rows > 0, np.log(u) / rows, -np.inf)  # log(u^(1/w)), -inf for weight 0
+        picks = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    picks = picks.astype(np.int64).reshape(w.shape[:-1] + (num_samples,))
+    return Tensor(backend.to_device(picks, input.device if isinstance(input, Tensor) else "cpu"))

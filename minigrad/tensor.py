@@ -29,7 +29,11 @@ class Function:
     inputs (all raw arrays, or all Tensors) and returns one gradient per input
     (``None`` for inputs that need none). ``self.output_like(gy)`` gives the
     forward result in the same kind, for ops whose derivative uses it (exp, tanh).
+    Ops with ``promotes = True`` (arithmetic) first bring their inputs to one
+    dtype by PyTorch's promotion rules.
     """
+
+    promotes = False
 
     def __call__(self, *inputs):
         for ref in inputs:
@@ -41,6 +45,8 @@ class Function:
         if len(inputs) > 1:
             inputs = tuple(x if isinstance(x, Tensor) else _constant(x, ref) for x in inputs)
             _check_same_device(self, inputs)
+            if self.promotes:
+                inputs = _promote(inputs)
         y = self.forward(*[t.data for t in inputs])
         out = Tensor(y if type(y) is np.ndarray else _as_array(y, ref))
         if not config.grad_enabled:
@@ -84,11 +90,49 @@ class Function:
 
 
 def _constant(x, ref):
-    """Wrap a Python number or raw array as a Tensor on ``ref``'s device."""
+    """Wrap a Python number or raw array as a Tensor on ``ref``'s device.
+
+    A Python number takes ``ref``'s dtype when it is of the same kind or a lower
+    one (float32 tensor * 2.0 stays float32, int32 tensor + 1 stays int32), else
+    the default dtype of its own kind (int tensor * 0.5 is float32), as in PyTorch.
+    """
     xp = backend.get_array_module(ref.data)
-    if isinstance(x, (bool, int, float)) and ref.data.dtype.kind == "f":
-        return Tensor(xp.asarray(x, dtype=ref.data.dtype))
+    if isinstance(x, (bool, int, float)):
+        kind = ref.data.dtype.kind
+        if isinstance(x, bool) or (isinstance(x, int) and kind in "iuf") or (isinstance(x, float) and kind in "fc"):
+            return Tensor(xp.asarray(x, dtype=ref.data.dtype))
+        return Tensor(xp.asarray(x, dtype=config.default_dtype if isinstance(x, float) else np.int64))
     return Tensor(xp.asarray(x))
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def result_type(*tensors):
+    """PyTorch's type promotion: the highest kind (bool < int < float) wins; within a kind
+    the wider dtype wins; a 0-d tensor (or Python number) only decides the dtype when its
+    kind is higher than every tensor with dims (float32 tensor + float64 scalar is float32)."""
+    best = {}
+    for t in tensors:
+        dtype, zero_dim = t.data.dtype, t.data.ndim == 0
+        cur = best.get(zero_dim)
+        if cur is None or _CATEGORY[dtype.kind] > _CATEGORY[cur.kind]:
+            best[zero_dim] = dtype
+        elif _CATEGORY[dtype.kind] == _CATEGORY[cur.kind]:
+            best[zero_dim] = np.promote_types(cur, dtype)
+    dims, zero = best.get(False), best.get(True)
+    if dims is None or (zero is not None and _CATEGORY[zero.kind] > _CATEGORY[dims.kind]):
+        return zero
+    return dims
+
+
+def _promote(inputs):
+    first = inputs[0].data.dtype
+    for t in inputs:
+        if t.data.dtype != first:
+            dtype = result_type(*inputs)
+            return tuple(t if t.data.dtype == dtype else _F.cast(t, dtype) for t in inputs)
+    return inputs
 
 
 def _as_array(y, ref):
@@ -143,10 +187,6 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def size(self):
-        return self.data.size
-
-    @property
     def device(self):
         return backend.device_of(self.data)
 
@@ -156,7 +196,15 @@ class Tensor:
 
     @property
     def T(self):
-        return _F.transpose(self)
+        """All dims reversed (the transpose of a matrix), as torch's ``.T``."""
+        return self if self.data.ndim < 2 else _F.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        """The last two dims swapped: a batch of transposed matrices."""
+        if self.data.ndim < 2:
+            raise RuntimeError(f"mT: needs at least 2 dims, got shape {tuple(self.shape)}")
+        return _F.transpose(self, -2, -1)
 
     def __len__(self):
         return len(self.data)
@@ -184,11 +232,16 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor(self.data)
 
-    def to(self, device):
-        """A copy on ``device`` ("cpu" or "cuda"); differentiable like PyTorch's ``.to``."""
-        if backend.check_device(device) == self.device:
-            return self
-        return _F.to_device(self, device)
+    def to(self, device=None, dtype=None):
+        """A copy on ``device`` ("cpu" or "cuda") and/or of ``dtype``; differentiable like PyTorch's ``.to``.
+
+        As in torch, ``x.to(torch_style_dtype)`` alone is accepted too: ``x.to(np.float64)``."""
+        if device is not None and not isinstance(device, str):
+            device, dtype = None, device  # x.to(dtype)
+        out = self if dtype is None else _F.cast(self, dtype)
+        if device is None or backend.check_device(device) == out.device:
+            return out
+        return _F.to_device(out, device)
 
     def cpu(self):
         return self.to("cpu")
@@ -204,6 +257,18 @@ class Tensor:
 
     def double(self):
         return self.astype(np.float64)
+
+    def half(self):
+        return self.astype(np.float16)
+
+    def long(self):
+        return self.astype(np.int64)
+
+    def int(self):
+        return self.astype(np.int32)
+
+    def bool(self):
+        return self.astype(np.bool_)
 
     def requires_grad_(self, flag=True):
         if not self.is_leaf:
@@ -263,40 +328,207 @@ class Tensor:
     def __getitem__(self, index):
         return _F.getitem(self, index)
 
-    # Comparisons give constant boolean tensors (no gradient flows through them).
-    # ``==`` is left alone so tensors stay hashable, as in Python containers.
+    # ---- comparison and logic: boolean tensors, no gradient --------
+    # ``==`` is element-wise as in PyTorch; tensors still hash by identity, so they
+    # work as dict keys and in sets (``tensor in list`` compares by identity first).
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):
+        return _F.eq(self, other) if _comparable(other) else NotImplemented
+
+    def __ne__(self, other):
+        return _F.ne(self, other) if _comparable(other) else NotImplemented
+
     def __lt__(self, other):
-        return Tensor(self.data < unwrap(other))
+        return _F.lt(self, other)
 
     def __le__(self, other):
-        return Tensor(self.data <= unwrap(other))
+        return _F.le(self, other)
 
     def __gt__(self, other):
-        return Tensor(self.data > unwrap(other))
+        return _F.gt(self, other)
 
     def __ge__(self, other):
-        return Tensor(self.data >= unwrap(other))
+        return _F.ge(self, other)
 
-    # ---- methods mirroring the functions ----------------------------
-    def sum(self, axis=None, keepdims=False):
-        return _F.sum(self, axis, keepdims)
+    def __and__(self, other):
+        return _F.bitwise_and(self, other)
 
-    def mean(self, axis=None, keepdims=False):
-        return _F.mean(self, axis, keepdims)
+    __rand__ = __and__
 
-    def max(self, axis=None, keepdims=False):
-        return _F.max(self, axis, keepdims)
+    def __or__(self, other):
+        return _F.bitwise_or(self, other)
+
+    __ror__ = __or__
+
+    def __xor__(self, other):
+        return _F.bitwise_xor(self, other)
+
+    __rxor__ = __xor__
+
+    def __invert__(self):
+        return _F.bitwise_not(self)
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: a tensor of shape {tuple(self.shape)} has more than one value; use .any() or .all()")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"index: only one-element integer tensors can be used as an index, got {self.dtype} {tuple(self.shape)}")
+        return int(self.item())
+
+    def eq(self, other):
+        return _F.eq(self, other)
+
+    def ne(self, other):
+        return _F.ne(self, other)
+
+    def logical_and(self, other):
+        return _F.logical_and(self, other)
+
+    def logical_or(self, other):
+        return _F.logical_or(self, other)
+
+    def logical_not(self):
+        return _F.logical_not(self)
+
+    def logical_xor(self, other):
+        return _F.logical_xor(self, other)
+
+    def any(self, dim=None, keepdim=False):
+        return Tensor(self.data.astype(bool).any(axis=dim, keepdims=keepdim))
+
+    def all(self, dim=None, keepdim=False):
+        return Tensor(self.data.astype(bool).all(axis=dim, keepdims=keepdim))
+
+    # ---- reductions (dim/keepdim as torch; axis/keepdims accepted) --
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        return _F.sum(self, dim if axis is None else axis, keepdim or keepdims)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        return _F.mean(self, dim if axis is None else axis, keepdim or keepdims)
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        return _F.amax(self, dim if axis is None else axis, keepdim or keepdims)
+
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        return _F.amin(self, dim if axis is None else axis, keepdim or keepdims)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        """max(): the largest element; max(dim): (values, indices); max(other): maximum."""
+        return _F.max(self, dim if axis is None else axis, keepdim or keepdims)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        return _F.min(self, dim if axis is None else axis, keepdim or keepdims)
+
+    def argmax(self, dim=None, keepdim=False):
+        return _F.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _F.argmin(self, dim, keepdim)
+
+    def var(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
+        return _F.var(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+
+    def std(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
+        return _F.std(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _F.logsumexp(self, dim, keepdim)
+
+    def softmax(self, dim):
+        return _F.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return _F.log_softmax(self, dim)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _F.topk(self, k, dim, largest, sorted)
+
+    def sort(self, dim=-1, descending=False):
+        return _F.sort(self, dim, descending)
+
+    def cumsum(self, dim):
+        return _F.cumsum(self, dim)
+
+    # ---- shape ------------------------------------------------------
+    def size(self, dim=None):
+        """The shape (a tuple), or the length of one dim."""
+        return self.data.shape if dim is None else self.data.shape[_dim_index(dim, self.data.ndim, "size")]
+
+    def numel(self):
+        return self.data.size
+
+    def dim(self):
+        return self.data.ndim
 
     def reshape(self, *shape):
-        return _F.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+        return _F.reshape(self, _sizes(shape))
 
-    def transpose(self, *axes):
-        return _F.transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
+    def view(self, *shape):
+        """reshape; minigrad has no shared storage, so a view is a reshaped copy when NumPy needs one."""
+        return _F.reshape(self, _sizes(shape))
 
-    def permute(self, *axes):
-        """PyTorch's name for a transpose with an explicit axis order."""
-        return self.transpose(*axes)
+    def view_as(self, other):
+        return _F.reshape(self, other.shape)
 
+    def transpose(self, dim0, dim1):
+        return _F.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return _F.permute(self, _sizes(dims))
+
+    def unsqueeze(self, dim):
+        return _F.unsqueeze(self, dim)
+
+    def squeeze(self, dim=None):
+        return _F.squeeze(self, dim)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _F.flatten(self, start_dim, end_dim)
+
+    def expand(self, *sizes):
+        return _F.expand(self, *sizes)
+
+    def expand_as(self, other):
+        return _F.expand_as(self, other)
+
+    def repeat(self, *sizes):
+        return _F.repeat(self, *sizes)
+
+    def contiguous(self):
+        return self
+
+    def clone(self):
+        return _F.clone(self)
+
+    def split(self, split_size_or_sections, dim=0):
+        return _F.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _F.chunk(self, chunks, dim)
+
+    def gather(self, dim, index):
+        return _F.gather(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        return _F.masked_fill(self, mask, value)
+
+    def tril(self, diagonal=0):
+        return _F.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _F.triu(self, diagonal)
+
+    # ---- element-wise -------------------------------------------------
     def exp(self):
         return _F.exp(self)
 
@@ -305,6 +537,20 @@ class Tensor:
 
     def sqrt(self):
         return _F.sqrt(self)
+
+    def rsqrt(self):
+        return _F.rsqrt(self)
+
+    def abs(self):
+        return _F.abs(self)
+
+    __abs__ = abs
+
+    def sin(self):
+        return _F.sin(self)
+
+    def cos(self):
+        return _F.cos(self)
 
     def tanh(self):
         return _F.tanh(self)
@@ -315,8 +561,23 @@ class Tensor:
     def relu(self):
         return _F.relu(self)
 
-    def clip(self, lo=None, hi=None):
-        return _F.clip(self, lo, hi)
+    def pow(self, exponent):
+        return _F.pow(self, exponent)
+
+    def maximum(self, other):
+        return _F.maximum(self, other)
+
+    def minimum(self, other):
+        return _F.minimum(self, other)
+
+    def clamp(self, min=None, max=None):
+        return _F.clamp(self, min, max)
+
+    clip = clamp
+
+    def where(self, condition, other):
+        """torch's ``x.where(cond, y)``: x where cond holds, y elsewhere."""
+        return _F.where(condition, self, other)
 
 
 def unwrap(x):
@@ -324,6 +585,11 @@ def unwrap(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+def _comparable(other):
+    return isinstance(other, (Tensor, bool, int, float, complex, np.ndarray, np.generic)) or backend.is_cupy_array(other)
+
+
 # Bound last because both modules import Tensor/Function from this one.
 from minigrad import autograd as _autograd  # noqa: E402
 from minigrad import functions as _F  # noqa: E402
+from minigrad.functions.dims import dim_index as _dim_index, sizes_arg as _sizes  # noqa: E402

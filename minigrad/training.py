@@ -72,7 +72,7 @@ def accumulate(micro_batches, loss_fn, count=len, total=None, no_sync=None):
         sync_context = no_sync() if no_sync is not None and j < last else contextlib.nullcontext()
         with sync_context:
             loss = loss_fn(mb)
-            if not isinstance(loss, Tensor) or loss.size != 1:
+            if not isinstance(loss, Tensor) or loss.numel() != 1:
                 shape = getattr(loss, "shape", type(loss).__name__)
                 raise TypeError(
                     f"accumulate: loss_fn must return a one-element Tensor (the summed loss), got {shape}"
@@ -84,7 +84,7 @@ def accumulate(micro_batches, loss_fn, count=len, total=None, no_sync=None):
 
 def _number(value, what):
     if isinstance(value, Tensor):
-        if value.size != 1:
+        if value.numel() != 1:
             raise ValueError(f"accumulate: {what} must be a number, got a Tensor of shape {value.shape}")
         return value.item()
     return value

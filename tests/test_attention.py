@@ -6,7 +6,7 @@ import torch.nn.attention
 
 import minigrad as mg
 import minigrad.nn.functional as F
-from torch_compare import check_vs_torch
+from op_check import check
 
 TF = torch.nn.functional
 
@@ -18,13 +18,7 @@ DEAD_ROW_MASK = BOOL_MASK.copy()
 DEAD_ROW_MASK[2] = False  # query 2 may see nothing: torch returns zeros there
 
 
-def _mask(m, dtype, lib):
-    if m.dtype == bool:
-        return torch.tensor(m) if lib is torch else mg.tensor(m)
-    return torch.tensor(m.astype(dtype)) if lib is torch else mg.tensor(m.astype(dtype))
-
-
-CASES = {  # name: (q, k, v shapes, keyword arguments; masks built per library)
+CASES = {  # name: (q, k, v shapes, keyword arguments; a numpy mask becomes a tensor of the library's kind)
     "plain": ([(2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 3)], {}),
     "causal_square": ([(2, 3, 6, 4), (2, 3, 6, 4), (2, 3, 6, 4)], {"is_causal": True}),
     "causal_fewer_queries": ([(2, 5, 4), (2, 6, 4), (2, 6, 2)], {"is_causal": True}),
@@ -38,39 +32,35 @@ CASES = {  # name: (q, k, v shapes, keyword arguments; masks built per library)
 }
 
 
-def _torch_math_sdpa(*args, **kwargs):
-    """torch's reference ("math") kernel: its fused CPU kernel has no double backward."""
-    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
-        return TF.scaled_dot_product_attention(*args, **kwargs)
-
-
-def _run(lib, kwargs, dtype, torch_sdpa=TF.scaled_dot_product_attention):
-    kw = dict(kwargs)
-    if "attn_mask" in kw:
-        kw["attn_mask"] = _mask(kw["attn_mask"], dtype, lib)
-    sdpa = torch_sdpa if lib is torch else F.scaled_dot_product_attention
-    return lambda q, k, v: sdpa(q, k, v, **kw)
+def _sdpa(kwargs):
+    """One function for both libraries: only ``lib`` (minigrad or torch) differs."""
+    def fn(lib, q, k, v):
+        kw = dict(kwargs)
+        if "attn_mask" in kw:
+            mask = kw["attn_mask"]
+            kw["attn_mask"] = lib.tensor(mask if mask.dtype == bool else mask.astype(str(q.dtype).replace("torch.", "")))
+        return lib.nn.functional.scaled_dot_product_attention(q, k, v, **kw)
+    return fn
 
 
 @pytest.mark.parametrize("name", CASES)
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_sdpa_forward_and_gradients_vs_torch(name, dtype):
+def test_sdpa_forward_and_gradients_vs_torch(name):
     shapes, kwargs = CASES[name]
-    check_vs_torch(shapes, _run(torch, kwargs, dtype), _run(mg, kwargs, dtype), dtype=dtype)
+    check(shapes, _sdpa(kwargs), lib=True, double=False)  # against torch's fused CPU kernel
 
 
-@pytest.mark.parametrize("name", ["plain", "causal_square", "float_mask", "fully_masked_row",
-                                  "broadcast_batch"])
+@pytest.mark.parametrize("name", ["plain", "causal_square", "float_mask", "fully_masked_row", "broadcast_batch"])
 def test_sdpa_double_backward_vs_torch(name):
     shapes, kwargs = CASES[name]
-    check_vs_torch(shapes, _run(torch, kwargs, np.float64, _torch_math_sdpa), _run(mg, kwargs, np.float64),
-                   double=True)
+    # torch's fused kernel has no double backward; its reference ("math") kernel has
+    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
+        check(shapes, _sdpa(kwargs), lib=True, dtypes=(np.float64,))
 
 
 def test_sdpa_gradient_reaches_a_float_mask_like_torch():
-    check_vs_torch([(2, 5, 4), (2, 6, 4), (2, 6, 3), (5, 6)],
-                   lambda q, k, v, m: _torch_math_sdpa(q, k, v, attn_mask=m),
-                   lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m), double=True)
+    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
+        check([(2, 5, 4), (2, 6, 4), (2, 6, 3), (5, 6)],
+              lambda lib, q, k, v, m: lib.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m), lib=True)
 
 
 def test_sdpa_dropout_keeps_expectation_and_zero_is_exact():

@@ -113,7 +113,7 @@ def test_row_sparse_step_equals_dense_sgd_and_leaves_other_rows_untouched():
 
     full_in, full_out = mg.tensor(Win, requires_grad=True), mg.tensor(Wout, requires_grad=True)
     dense_centers = mg.embedding(full_in, centers)
-    dense_candidates = mg.embedding(full_out, cands).transpose(0, 2, 1)
+    dense_candidates = mg.embedding(full_out, cands).permute(0, 2, 1)
     dense_loss = sgns_loss(dense_centers, dense_candidates, pos, neg)
     dense_loss.backward()
     dense_in, dense_out = Win - lr * full_in.grad.numpy(), Wout - lr * full_out.grad.numpy()

@@ -38,10 +38,10 @@ def hessian(func, inputs):
     xs = [Tensor(x.data, requires_grad=True) for x in ([inputs] if single else inputs)]
     with config._grad_mode(True):
         out = func(*xs)
-        if not isinstance(out, Tensor) or out.size != 1:
+        if not isinstance(out, Tensor) or out.numel() != 1:
             raise ValueError(f"hessian: func must return a one-element Tensor, got shape {tuple(getattr(out, 'shape', ()))}")
         _, H = gradient_and_hessian(out, xs)
-    starts = np.cumsum([0] + [x.size for x in xs])
+    starts = np.cumsum([0] + [x.numel() for x in xs])
     blocks = tuple(
         tuple(Tensor(H[starts[a]:starts[a + 1], starts[b]:starts[b + 1]].reshape(xa.shape + xb.shape))
               for b, xb in enumerate(xs))

@@ -18,11 +18,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             raise TypeError(f"gradcheck: use float64 inputs, got {x.dtype}")
     with config._grad_mode(True):
         out = fn(*inputs)
-    out_size = out.size
+    out_size = out.numel()
     for k, x in enumerate(inputs):
         if not x.requires_grad:
             continue
-        analytic = np.zeros((out_size, x.size))
+        analytic = np.zeros((out_size, x.numel()))
         for j in range(out_size):  # row j of the Jacobian: backward from the unit vector e_j
             seed = np.zeros(out_size)
             seed[j] = 1.0
@@ -30,7 +30,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             analytic[j] = backend.to_numpy(g.data).ravel()
         numeric = np.zeros_like(analytic)
         flat = x.data.reshape(-1)
-        for i in range(x.size):
+        for i in range(x.numel()):
             saved = flat[i].item()
             flat[i] = saved + eps
             with config._grad_mode(False):

@@ -50,7 +50,7 @@ class Bucket:
 
     def __init__(self, params):
         self.params = params
-        self.offsets = np.cumsum([0] + [p.size for p in params]).tolist()
+        self.offsets = np.cumsum([0] + [p.numel() for p in params]).tolist()
         xp = backend.get_array_module(params[0].data)
         self.flat = xp.empty(self.offsets[-1], dtype=params[0].dtype)
 

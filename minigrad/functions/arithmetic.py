@@ -6,7 +6,7 @@ a batch (m, n) is the column sum of the incoming gradient. ``sum_to`` does that.
 """
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, config
 from minigrad.functions.shape import reshape
 from minigrad.tensor import Function, Tensor
 
@@ -53,6 +53,8 @@ def broadcast_to(x, shape):
 
 
 class Add(Function):
+    promotes = True
+
     def forward(self, x0, x1):
         return x0 + x1
 
@@ -61,6 +63,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    promotes = True
+
     def forward(self, x0, x1):
         return x0 - x1
 
@@ -69,6 +73,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    promotes = True
+
     def forward(self, x0, x1):
         return x0 * x1
 
@@ -79,8 +85,13 @@ class Mul(Function):
 
 
 class Div(Function):
+    promotes = True
+
     def forward(self, x0, x1):
-        return x0 / x1
+        y = x0 / x1
+        if x0.dtype.kind in "biu":  # true division of integers gives the default float dtype
+            return y.astype(config.default_dtype)
+        return y
 
     def backward(self, gy, x0, x1):
         need0, need1 = self.needs_grad
@@ -110,20 +121,19 @@ class Pow(Function):
         return gy * self.c * x ** (self.c - 1)
 
 
-def _swap_last(x):
-    return x.T if x.ndim == 2 else x.transpose(tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
-
-
 class MatMul(Function):
     """Batched matrix product of arrays with ndim >= 2: dA = dY Bᵀ, dB = Aᵀ dY (summed over broadcast batch axes)."""
+
+    promotes = True
+
 
     def forward(self, a, b):
         return a @ b
 
     def backward(self, gy, a, b):
         need_a, need_b = self.needs_grad
-        return (sum_to(gy @ _swap_last(b), a.shape) if need_a else None,
-                sum_to(_swap_last(a) @ gy, b.shape) if need_b else None)
+        return (sum_to(gy @ b.mT, a.shape) if need_a else None,
+                sum_to(a.mT @ gy, b.shape) if need_b else None)
 
 
 class Linear(Function):
@@ -131,6 +141,9 @@ class Linear(Function):
 
     Gradients: dx = dy W, dW = dyᵀ x, db = Σ_rows dy (rows = every leading axis of x).
     """
+
+    promotes = True
+
 
     def forward(self, x, W, b=None):
         y = x @ W.T

@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, config
 from minigrad.functions.arithmetic import sum_to
-from minigrad.tensor import Function, unwrap
+from minigrad.tensor import Function, Tensor, unwrap
 
 
 class Exp(Function):
@@ -93,21 +93,75 @@ class Clip(Function):
 
 
 class Where(Function):
-    """cond ? a : b, element-wise with broadcasting; ``cond`` is a constant mask."""
+    """cond ? a : b, element-wise with broadcasting; ``cond`` is a constant boolean mask."""
 
-    def forward(self, cond, a, b):
-        return _where_array(cond, a, b)
-
-    def backward(self, gy, cond, a, b):
-        c = unwrap(cond)
-        return None, sum_to(where(c, gy, 0.0), a.shape), sum_to(where(c, 0.0, gy), b.shape)
+    promotes = True
 
 
-def _where_array(cond, a, b):
-    for x in (a, b, cond):
-        if backend.is_cupy_array(x):
-            return backend.get_array_module(x).where(cond, a, b)
-    return np.where(cond, a, b)
+    def __init__(self, cond):
+        self.cond = cond
+
+    def forward(self, a, b):
+        return backend.get_array_module(self.cond).where(self.cond, a, b)
+
+    def backward(self, gy, a, b):
+        return sum_to(Where(self.cond)(gy, 0.0), a.shape), sum_to(Where(self.cond)(0.0, gy), b.shape)
+
+
+class Extremum(Function):
+    """maximum (largest=True) or minimum of two tensors; a tie sends half the gradient to each (as torch)."""
+
+    promotes = True
+
+
+    def __init__(self, largest):
+        self.largest = largest
+
+    def forward(self, a, b):
+        xp = backend.get_array_module(a)
+        return xp.maximum(a, b) if self.largest else xp.minimum(a, b)
+
+    def backward(self, gy, a, b):
+        ra, rb = unwrap(a), unwrap(b)
+        wins = (ra > rb) if self.largest else (ra < rb)
+        share = (wins + 0.5 * (ra == rb)).astype(gy.dtype)  # 1 where a wins, 0.5 on ties, 0 where b wins
+        return sum_to(gy * share, a.shape), sum_to(gy * (1 - share), b.shape)
+
+
+class Abs(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).abs(x)
+
+    def backward(self, gy, x):
+        return gy * backend.get_array_module(unwrap(x)).sign(unwrap(x))  # sign(0) = 0, as torch
+
+
+class Rsqrt(Function):
+    """1/√x; d/dx = -½ x^(-3/2) = -½ y³."""
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        return 1 / xp.sqrt(x)
+
+    def backward(self, gy, x):
+        y = self.output_like(gy)
+        return gy * (-0.5) * y * y * y
+
+
+class Sin(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).sin(x)
+
+    def backward(self, gy, x):
+        return gy * cos(x)
+
+
+class Cos(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).cos(x)
+
+    def backward(self, gy, x):
+        return gy * -sin(x)
 
 
 class Cast(Function):
@@ -173,14 +227,66 @@ def gelu(x, approximate="none"):
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-def clip(x, lo=None, hi=None):
-    if lo is None and hi is None:
-        raise ValueError("clip: at least one of lo, hi must be given")
-    return Clip(lo, hi)(x)
+def abs(x):
+    return Abs()(x)
+
+
+def rsqrt(x):
+    return Rsqrt()(x)
+
+
+def sin(x):
+    return Sin()(x)
+
+
+def cos(x):
+    return Cos()(x)
+
+
+def silu(x):
+    """SiLU / swish (Elfwing et al. 2017; Ramachandran et al. 2017): x·σ(x)."""
+    return x * sigmoid(x)
+
+
+def maximum(a, b):
+    return Extremum(True)(a, b)
+
+
+def minimum(a, b):
+    return Extremum(False)(a, b)
+
+
+def clamp(x, min=None, max=None):
+    """min(max(x, min), max) (torch.clamp); bounds are numbers or tensors, the gradient passes inside them."""
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        y = x if min is None else maximum(x, min)
+        return y if max is None else minimum(y, max)
+    return Clip(min, max)(x)
+
+
+clip = clamp
 
 
 def where(cond, a, b):
-    return Where()(unwrap(cond), a, b)
+    """a where cond is true, b elsewhere (torch.where); numbers give a Tensor too."""
+    c = unwrap(cond)
+    if getattr(c, "dtype", None) != np.bool_:
+        raise RuntimeError(f"where: condition must be a boolean tensor, got {getattr(c, 'dtype', type(c).__name__)}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        xp = backend.get_array_module(c)
+        a = Tensor(xp.asarray(a, dtype=_scalar_dtype(a, b)))
+    return Where(c)(a, b)
+
+
+def _scalar_dtype(a, b):
+    """torch's dtype for two Python numbers: float if either is, else int64 (bool if both are)."""
+    if isinstance(a, float) or isinstance(b, float):
+        return config.default_dtype
+    if isinstance(a, bool) and isinstance(b, bool):
+        return np.bool_
+    return np.int64
 
 
 def cast(x, dtype):

@@ -1,135 +1,303 @@
-"""Reductions over axes (sum, mean, max) and the softmax family.
+"""Reductions over dims (sum, mean, amax, var, ...), their index-returning
+cousins (max(dim), topk, argmax) and the softmax family, with PyTorch's arguments.
 
 The gradient of a reduction is "spread back": every input element that fed an
-output element receives that element's gradient. Re-inserting the reduced axes
-(``keepdims``) and broadcasting does exactly that.
+output element receives that element's gradient. Re-inserting the reduced dims
+(``keepdim``) and broadcasting does exactly that. Ops that *select* elements
+(max(dim), topk) return their values through ``gather``, so only the selected
+element gets the gradient, as in PyTorch.
 """
+import builtins
+import math
+from collections import namedtuple
+
 from minigrad import backend
 from minigrad.functions.arithmetic import broadcast_to
-from minigrad.functions.elementwise import exp
-from minigrad.functions.shape import reshape
-from minigrad.tensor import Function, unwrap
+from minigrad.functions.dims import dim_index, dim_tuple
+from minigrad.functions.elementwise import exp, sqrt
+from minigrad.functions.indexing import gather
+from minigrad.functions.shape import reshape, squeeze, unsqueeze
+from minigrad.tensor import Function, Tensor, unwrap
+
+# PyTorch returns these as torch.return_types.<op>: a tuple with named fields.
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
+TopkResult = namedtuple("topk", ["values", "indices"])
+SortResult = namedtuple("sort", ["values", "indices"])
 
 
-def _axes(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    for a in axes:
-        if not -ndim <= a < (ndim or 1):
-            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-    return tuple(a % ndim for a in axes) if ndim else ()
-
-
-def _keepdims_shape(shape, axis):
-    axes = _axes(axis, len(shape))
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+def _kept_shape(shape, dims):
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
 
 
 class Sum(Function):
-    def __init__(self, axis, keepdims):
-        self.axis, self.keepdims = axis, keepdims
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
 
     def forward(self, x):
-        return x.sum(axis=self.axis, keepdims=self.keepdims)
+        return x.sum(axis=self.dims, keepdims=self.keepdim)
 
     def backward(self, gy, x):
-        return broadcast_to(reshape(gy, _keepdims_shape(x.shape, self.axis)), x.shape)
+        return broadcast_to(reshape(gy, _kept_shape(x.shape, self.dims)), x.shape)
 
 
-class Max(Function):
-    """Maximum over axes; tied maxima share the gradient equally (as torch.amax)."""
+class Extreme(Function):
+    """amax (largest=True) or amin over dims; tied extremes share the gradient equally (as torch)."""
 
-    def __init__(self, axis, keepdims):
-        self.axis, self.keepdims = axis, keepdims
+    def __init__(self, dims, keepdim, largest):
+        self.dims, self.keepdim, self.largest = dims, keepdim, largest
 
     def forward(self, x):
-        return x.max(axis=self.axis, keepdims=self.keepdims)
+        reduce = x.max if self.largest else x.min
+        return reduce(axis=self.dims, keepdims=self.keepdim)
 
     def backward(self, gy, x):
-        shape = _keepdims_shape(x.shape, self.axis)
-        is_max = unwrap(x) == unwrap(self.output_like(gy)).reshape(shape)
-        share = is_max / is_max.sum(axis=self.axis, keepdims=True)
+        shape = _kept_shape(x.shape, self.dims)
+        hit = unwrap(x) == unwrap(self.output_like(gy)).reshape(shape)
+        share = hit / hit.sum(axis=self.dims, keepdims=True)
         return broadcast_to(reshape(gy, shape), x.shape) * share.astype(x.dtype)
 
 
 class LogSumExp(Function):
-    """log Σ exp(x) along ``axis``, shifted by the maximum so that exp never overflows."""
+    """log Σ exp(x) over dims, shifted by the maximum so that exp never overflows."""
 
-    def __init__(self, axis, keepdims):
-        self.axis, self.keepdims = axis, keepdims
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        m = x.max(axis=self.axis, keepdims=True)
+        if x.size == 0:  # log of an empty sum: -inf, as torch
+            return xp.log(x.sum(axis=self.dims, keepdims=self.keepdim))
+        m = x.max(axis=self.dims, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
-        y = m + xp.log(xp.exp(x - m).sum(axis=self.axis, keepdims=True))
-        return y if self.keepdims else y.reshape(_reduced_shape(x.shape, self.axis))
+        y = m + xp.log(xp.exp(x - m).sum(axis=self.dims, keepdims=True))
+        return y if self.keepdim else y.sum(axis=self.dims)  # drop the size-1 dims
 
     def backward(self, gy, x):
-        shape = _keepdims_shape(x.shape, self.axis)
+        shape = _kept_shape(x.shape, self.dims)
         y = reshape(self.output_like(gy), shape)
         return reshape(gy, shape) * exp(x - y)  # d/dx_i = softmax_i
+
+
+class Cumsum(Function):
+    """Running sum along ``dim`` (from the end when ``reverse``); its gradient is the reverse running sum."""
+
+    def __init__(self, dim, reverse=False):
+        self.dim, self.reverse = dim, reverse
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        dtype = xp.int64 if x.dtype.kind in "biu" else x.dtype
+        if not self.reverse:
+            return xp.cumsum(x, axis=self.dim, dtype=dtype)
+        flipped = xp.flip(x, axis=self.dim)
+        return xp.flip(xp.cumsum(flipped, axis=self.dim, dtype=dtype), axis=self.dim)
+
+    def backward(self, gy, x):
+        return Cumsum(self.dim, not self.reverse)(gy)
 
 
 class Softmax(Function):
     """softmax_i = e^(x_i) / Σ_j e^(x_j); backward y ⊙ (g - Σ g ⊙ y)."""
 
-    def __init__(self, axis):
-        self.axis = axis
+    def __init__(self, dim):
+        self.dim = dim
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        return e / e.sum(axis=self.axis, keepdims=True)
+        if x.size == 0:
+            return x.copy()
+        e = xp.exp(x - x.max(axis=self.dim, keepdims=True))
+        return e / e.sum(axis=self.dim, keepdims=True)
 
     def backward(self, gy, x):
         y = self.output_like(gy)
-        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+        return y * (gy - (gy * y).sum(axis=self.dim, keepdims=True))
 
 
 class LogSoftmax(Function):
     """log softmax = x - logsumexp(x); backward g - softmax ⊙ Σ g."""
 
-    def __init__(self, axis):
-        self.axis = axis
+    def __init__(self, dim):
+        self.dim = dim
 
     def forward(self, x):
-        return x - LogSumExp(self.axis, True).forward(x)
+        if x.size == 0:
+            return x.copy()
+        return x - LogSumExp(() if self.dim is None else (self.dim,), True).forward(x)
 
     def backward(self, gy, x):
-        return gy - exp(self.output_like(gy)) * gy.sum(axis=self.axis, keepdims=True)
+        return gy - exp(self.output_like(gy)) * gy.sum(axis=self.dim, keepdims=True)
 
 
-def _reduced_shape(shape, axis):
-    axes = _axes(axis, len(shape))
-    return tuple(n for i, n in enumerate(shape) if i not in axes)
+def _non_empty(x, dims, op):
+    for d in dims:
+        if x.shape[d] == 0:
+            raise IndexError(f"{op}: cannot reduce dim {d} of size 0 (tensor of shape {tuple(x.shape)})")
 
 
-def sum(x, axis=None, keepdims=False):
-    return Sum(axis, keepdims)(x)
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
+    return Sum(dim_tuple(dim, x.ndim, "sum"), keepdim)(x)
 
 
-def mean(x, axis=None, keepdims=False):
-    count = 1
-    for a in _axes(axis, x.ndim):
-        count *= x.shape[a]
-    return Sum(axis, keepdims)(x) / count
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
+    if x.dtype.kind not in "fc":
+        raise RuntimeError(f"mean: input dtype must be floating point, got {x.dtype}; cast it first (x.float())")
+    dims = dim_tuple(dim, x.ndim, "mean")
+    count = math.prod(x.shape[d] for d in dims)
+    return Sum(dims, keepdim)(x) / count if count else Sum(dims, keepdim)(x) * math.nan
 
 
-def max(x, axis=None, keepdims=False):
-    if x.size == 0:
-        raise ValueError(f"max: cannot reduce an empty tensor of shape {tuple(x.shape)}")
-    return Max(axis, keepdims)(x)
+def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
+    dims = dim_tuple(dim, x.ndim, "amax")
+    _non_empty(x, dims, "amax")
+    return Extreme(dims, keepdim, True)(x)
 
 
-def logsumexp(x, axis=None, keepdims=False):
-    return LogSumExp(axis, keepdims)(x)
+def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
+    dims = dim_tuple(dim, x.ndim, "amin")
+    _non_empty(x, dims, "amin")
+    return Extreme(dims, keepdim, False)(x)
 
 
-def softmax(x, axis=-1):
-    return Softmax(axis)(x)
+def _select(x, dim, keepdim, largest, op, result):
+    """(values, indices) of the max or min along one dim: torch.max(x, dim)."""
+    d = dim_index(dim, x.ndim, op)
+    _non_empty(x, (d,) if x.ndim else (), op)
+    xp = backend.get_array_module(unwrap(x))
+    data = unwrap(x).reshape(1) if x.ndim == 0 else unwrap(x)
+    pick = xp.argmax if largest else xp.argmin
+    index = xp.expand_dims(pick(data, axis=d), d)  # (..., 1, ...)
+    values = gather(reshape(x, data.shape), d, index)
+    if not keepdim or x.ndim == 0:
+        values, index = squeeze(values, d), index.squeeze(d)
+    if x.ndim == 0:
+        index = index.reshape(())
+    return result(values, Tensor(index.astype(xp.int64)))
 
 
-def log_softmax(x, axis=-1):
-    return LogSoftmax(axis)(x)
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    """max(x): the largest element; max(x, dim): (values, indices); max(x, other): maximum(x, other)."""
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
+    if isinstance(dim, Tensor):
+        from minigrad.functions.elementwise import maximum
+        return maximum(x, dim)
+    if dim is None:
+        if math.prod(x.shape) == 0:
+            raise RuntimeError(f"max: a tensor with no elements (shape {tuple(x.shape)}) has no max; pass dim")
+        return Extreme(tuple(range(x.ndim)), False, True)(x)
+    return _select(x, dim, keepdim, True, "max", MaxResult)
+
+
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    """min(x): the smallest element; min(x, dim): (values, indices); min(x, other): minimum(x, other)."""
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
+    if isinstance(dim, Tensor):
+        from minigrad.functions.elementwise import minimum
+        return minimum(x, dim)
+    if dim is None:
+        if math.prod(x.shape) == 0:
+            raise RuntimeError(f"min: a tensor with no elements (shape {tuple(x.shape)}) has no min; pass dim")
+        return Extreme(tuple(range(x.ndim)), False, False)(x)
+    return _select(x, dim, keepdim, False, "min", MinResult)
+
+
+def _arg(x, dim, keepdim, largest, op):
+    xp = backend.get_array_module(unwrap(x))
+    data = unwrap(x)
+    pick = xp.argmax if largest else xp.argmin
+    if dim is None:
+        if data.size == 0:
+            raise RuntimeError(f"{op}: a tensor with no elements (shape {tuple(x.shape)}) has no {op}")
+        index = pick(data.reshape(-1))
+        return Tensor(xp.asarray(index, dtype=xp.int64).reshape((1,) * data.ndim if keepdim else ()))
+    d = dim_index(dim, x.ndim, op)
+    if x.ndim == 0:
+        return Tensor(xp.zeros((), dtype=xp.int64))
+    _non_empty(x, (d,), op)
+    index = pick(data, axis=d)
+    return Tensor((xp.expand_dims(index, d) if keepdim else index).astype(xp.int64))
+
+
+def argmax(x, dim=None, keepdim=False):
+    return _arg(x, dim, keepdim, True, "argmax")
+
+
+def argmin(x, dim=None, keepdim=False):
+    return _arg(x, dim, keepdim, False, "argmin")
+
+
+def _order(x, dim, descending):
+    """Indices that sort ``x`` along ``dim`` (stable, so ties keep their order)."""
+    xp = backend.get_array_module(unwrap(x))
+    data = unwrap(x)
+    keys = -data if descending and data.dtype.kind != "b" else data
+    if descending and data.dtype.kind == "b":
+        keys = ~data
+    return xp.argsort(keys, axis=dim, kind="stable")
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """The k largest (or smallest) entries along ``dim``, as (values, indices)."""
+    d = dim_index(dim, x.ndim, "topk")
+    size = x.shape[d] if x.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"topk: k={k} is out of range for dim {dim} of size {size} (shape {tuple(x.shape)})")
+    if x.ndim == 0:
+        return TopkResult(x * 1, Tensor(backend.get_array_module(x.data).zeros((), dtype="int64")))
+    index = _order(x, d, largest)
+    index = index[(slice(None),) * d + (slice(0, k),)]
+    return TopkResult(gather(x, d, index), Tensor(index.astype("int64")))
+
+
+def sort(x, dim=-1, descending=False):
+    """Values sorted along ``dim`` and the indices they came from (stable)."""
+    d = dim_index(dim, x.ndim, "sort")
+    if x.ndim == 0:
+        return SortResult(x * 1, Tensor(backend.get_array_module(x.data).zeros((), dtype="int64")))
+    index = _order(x, d, descending)
+    return SortResult(gather(x, d, index), Tensor(index.astype("int64")))
+
+
+def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    """Σ (x - mean)² / (N - correction) over dims; correction=1 is Bessel's (torch's default)."""
+    if unbiased is not None:
+        correction = int(unbiased)
+    if x.dtype.kind not in "fc":
+        raise RuntimeError(f"var: input dtype must be floating point, got {x.dtype}")
+    dims = dim_tuple(dim, x.ndim, "var")
+    count = math.prod(x.shape[d] for d in dims)
+    centred = x - mean(x, dims, keepdim=True)
+    return sum(centred * centred, dims, keepdim) / builtins.max(count - correction, 0)  # /0: inf or nan, as torch
+
+
+def std(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    """sqrt(var): the standard deviation with the same ``correction``."""
+    return sqrt(var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+
+
+def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
+    return LogSumExp(dim_tuple(dim, x.ndim, "logsumexp"), keepdim)(x)
+
+
+def cumsum(x, dim):
+    d = dim_index(dim, x.ndim, "cumsum")
+    if x.ndim == 0:
+        return reshape(Cumsum(0)(reshape(x, (1,))), ())
+    return Cumsum(d)(x)
+
+
+def softmax(x, dim=-1, *, axis=None):
+    dim = dim if axis is None else axis
+    return Softmax(dim_index(dim, x.ndim, "softmax") if x.ndim else None)(x)
+
+
+def log_softmax(x, dim=-1, *, axis=None):
+    dim = dim if axis is None else axis
+    return LogSoftmax(dim_index(dim, x.ndim, "log_softmax") if x.ndim else None)(x)
+

@@ -1,21 +1,12 @@
-"""Ops that move elements around without arithmetic: reshape, transpose,
-indexing, concatenation. Their gradients move the gradient back the same way;
-indexing's gradient is a scatter-ADD, so an element read twice gets both
-contributions (the embedding-lookup case)."""
-import numpy as np
+"""Ops that move elements around without arithmetic: reshape, permute,
+(un)squeeze, concatenation, splitting. Their gradients move the gradient back
+the same way: the gradient of a permute is the inverse permute, of a reshape the
+reshape back, of a concatenation its split."""
+import math
 
 from minigrad import backend, config
-from minigrad.tensor import Function, unwrap
-
-
-def _raw_index(index):
-    return tuple(unwrap(i) for i in index) if isinstance(index, tuple) else unwrap(index)
-
-
-def _is_basic(index):
-    """Basic indexing (ints, slices, None, ...) never selects an element twice."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(i, (int, slice, type(None), type(Ellipsis))) for i in parts)
+from minigrad.functions.dims import dim_index
+from minigrad.tensor import Function
 
 
 class Reshape(Function):
@@ -29,114 +20,178 @@ class Reshape(Function):
         return reshape(gy, x.shape)
 
 
-class Transpose(Function):
-    def __init__(self, axes):
-        self.axes = axes
+class Permute(Function):
+    """Reorder dims: output dim i is input dim ``dims[i]``; backward applies the inverse order."""
+
+    def __init__(self, dims):
+        self.dims = dims
 
     def forward(self, x):
-        return x.transpose(self.axes)
+        return x.transpose(self.dims)
 
     def backward(self, gy, x):
-        if self.axes is None:
-            return transpose(gy)
-        inverse = tuple(sorted(range(len(self.axes)), key=lambda i: self.axes[i]))
-        return transpose(gy, inverse)
+        inverse = tuple(sorted(range(len(self.dims)), key=self.dims.__getitem__))
+        return Permute(inverse)(gy)
 
 
-class GetItem(Function):
-    def __init__(self, index):
-        self.index = index
+class Clone(Function):
+    """A copy that stays in the graph (gradient passes through unchanged)."""
 
     def forward(self, x):
-        return x[self.index]
+        return x.copy()
 
     def backward(self, gy, x):
-        return ScatterAdd(self.index, x.shape)(gy)
-
-
-class ScatterAdd(Function):
-    """zeros(shape) with ``gy`` added at ``index`` (repeated indices accumulate)."""
-
-    def __init__(self, index, shape):
-        self.index, self.shape = index, shape
-
-    def forward(self, gy):
-        xp = backend.get_array_module(gy)
-        gx = xp.zeros(self.shape, dtype=gy.dtype)
-        if _is_basic(self.index):
-            gx[self.index] = gy
-        elif isinstance(self.index, np.ndarray) and self.index.dtype.kind in "iu" and gx.ndim > 1:
-            # Whole rows picked by integer ids (an embedding lookup): add.at on the
-            # flattened element positions is several times faster than on rows.
-            row = gx[0].size
-            rows = np.where(self.index < 0, self.index + gx.shape[0], self.index).reshape(-1, 1)
-            np.add.at(gx.reshape(-1), (rows * row + np.arange(row)).reshape(-1), gy.reshape(-1))
-        else:
-            backend.scatter_add(gx, self.index, gy)
-        return gx
-
-    def backward(self, ggx, gy):
-        return getitem(ggx, self.index)
+        return gy
 
 
 class Concat(Function):
-    def __init__(self, axis):
-        self.axis = axis
+    promotes = True
+
+    def __init__(self, dim):
+        self.dim = dim
 
     def forward(self, *xs):
-        return backend.get_array_module(xs[0]).concatenate(xs, axis=self.axis)
+        return backend.get_array_module(xs[0]).concatenate(xs, axis=self.dim)
 
     def backward(self, gy, *xs):
         grads, start = [], 0
-        lead = (slice(None),) * (self.axis % gy.ndim)
+        lead = (slice(None),) * self.dim
         for x in xs:
-            stop = start + x.shape[self.axis]
+            stop = start + x.shape[self.dim]
             grads.append(gy[lead + (slice(start, stop),)])
             start = stop
         return tuple(grads)
 
 
 def reshape(x, shape):
-    return x if x.shape == tuple(shape) else Reshape(tuple(shape))(x)
+    """Same elements, new shape; one entry may be -1 (inferred), as torch.reshape."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    try:
+        return Reshape(shape)(x)
+    except ValueError:
+        raise RuntimeError(
+            f"reshape: shape {list(shape)} is invalid for input of shape {tuple(x.shape)} ({math.prod(x.shape)} elements)"
+        ) from None
 
 
-def transpose(x, axes=None):
-    return Transpose(None if axes is None else tuple(axes))(x)
+def permute(x, dims):
+    dims = tuple(dims)
+    if len(dims) != x.ndim:
+        raise RuntimeError(f"permute: got {len(dims)} dims {dims} for a tensor of shape {tuple(x.shape)} ({x.ndim} dims)")
+    dims = tuple(dim_index(d, x.ndim, "permute") for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"permute: repeated dim in {dims}")
+    return Permute(dims)(x)
 
 
-def getitem(x, index):
-    return GetItem(_raw_index(index))(x)
+def transpose(x, dim0, dim1):
+    """Swap two dims (torch.transpose); negative dims count from the end."""
+    d0, d1 = dim_index(dim0, x.ndim, "transpose"), dim_index(dim1, x.ndim, "transpose")
+    if d0 == d1 or x.ndim < 2:
+        return x
+    dims = list(range(x.ndim))
+    dims[d0], dims[d1] = d1, d0
+    return Permute(tuple(dims))(x)
 
 
-def concat(xs, axis=0):
-    if not xs:
-        raise ValueError("concat: needs at least one tensor")
-    ndim = xs[0].ndim
-    for x in xs:
-        others = [n for i, n in enumerate(x.shape) if i != axis % ndim]
-        first = [n for i, n in enumerate(xs[0].shape) if i != axis % ndim]
-        if x.ndim != ndim or others != first:
-            raise ValueError(f"concat: shapes {[tuple(t.shape) for t in xs]} differ outside axis {axis}")
-    return Concat(axis)(*xs)
+def unsqueeze(x, dim):
+    d = dim_index(dim, x.ndim + 1, "unsqueeze")
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
 
-def stack(xs, axis=0):
-    if len({tuple(x.shape) for x in xs}) > 1:
-        raise ValueError(f"stack: all shapes must be equal, got {[tuple(t.shape) for t in xs]}")
-    axis = axis % (xs[0].ndim + 1)
-    return concat([reshape(x, x.shape[:axis] + (1,) + x.shape[axis:]) for x in xs], axis)
+def squeeze(x, dim=None):
+    """Drop size-1 dims (all of them, or those in ``dim``; a named dim of another size stays)."""
+    if dim is None:
+        return reshape(x, tuple(n for n in x.shape if n != 1))
+    dims = {dim_index(d, x.ndim, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
 
 
-def embedding(weight, indices):
-    """Rows of ``weight`` picked by integer ``indices`` (any shape); backward scatter-adds."""
-    idx = _raw_index(indices)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= weight.shape[0]):
-        raise IndexError(
-            f"embedding: index out of range [0, {weight.shape[0]}): min {int(idx.min())}, max {int(idx.max())}"
-        )
-    return GetItem(idx)(weight)
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = dim_index(start_dim, x.ndim, "flatten"), dim_index(end_dim, x.ndim, "flatten")
+    if start > end:
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {tuple(x.shape)})")
+    return reshape(x, x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:])
+
+
+def clone(x):
+    return Clone()(x)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim (torch.cat); the shapes must agree elsewhere."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat: expected a non-empty list of tensors")
+    first = tensors[0]
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
+        if t.ndim != first.ndim:
+            raise RuntimeError(f"cat: tensors must have the same number of dims, got shapes {[tuple(t.shape) for t in tensors]}")
+    d = dim_index(dim, first.ndim, "cat")
+    for i, t in enumerate(tensors):
+        if t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + first.shape[d + 1:]:
+            raise RuntimeError(
+                f"cat: sizes must match except in dim {dim}; got shapes {[tuple(t.shape) for t in tensors]} "
+                f"(tensor {i} differs)"
+            )
+    return Concat(d)(*tensors)
+
+
+def concat(tensors, dim=0, *, axis=None):
+    """torch.concat, an alias of cat (``axis`` accepted as NumPy's spelling)."""
+    return cat(tensors, dim if axis is None else axis)
+
+
+def stack(tensors, dim=0, *, axis=None):
+    """Join equal-shape tensors along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack: expected a non-empty list of tensors")
+    if len({tuple(t.shape) for t in tensors}) > 1:
+        raise RuntimeError(f"stack: all shapes must be equal, got {[tuple(t.shape) for t in tensors]}")
+    d = dim_index(dim if axis is None else axis, tensors[0].ndim + 1, "stack")
+    return Concat(d)(*[unsqueeze(t, d) for t in tensors])
+
+
+def _narrow(x, dim, start, stop):
+    from minigrad.functions.indexing import GetItem  # indexing builds on this module
+    return GetItem((slice(None),) * dim + (slice(start, stop),))(x)
+
+
+def split(x, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
+    d = dim_index(dim, x.ndim, "split")
+    n = x.shape[d] if x.ndim else 0
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size < 0 or (size == 0 and n > 0):
+            raise RuntimeError(f"split: split_size must be positive, got {size} for dim {dim} of size {n}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if size else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes) or sum(sizes) != n:
+            raise RuntimeError(
+                f"split: split sizes {sizes} must be non-negative and sum exactly to {n}, "
+                f"the size of dim {dim} of the tensor of shape {tuple(x.shape)}"
+            )
+    bounds = [0]
+    for s in sizes:
+        bounds.append(bounds[-1] + s)
+    return tuple(_narrow(x, d, a, b) for a, b in zip(bounds, bounds[1:]))
+
+
+def chunk(x, chunks, dim=0):
+    """``chunks`` pieces of ceil(n / chunks) elements along ``dim`` (fewer when they run out)."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: chunks must be greater than 0, got {chunks}")
+    n = x.shape[dim_index(dim, x.ndim, "chunk")]
+    return split(x, max(-(-n // chunks), 1) if n else 0, dim)
 
 
 def dropout(x, p=0.5, training=True):
@@ -150,3 +205,5 @@ def dropout(x, p=0.5, training=True):
     keep = config.rng.random(x.shape) >= p
     mask = backend.to_device((keep / (1 - p)).astype(x.dtype), x.device)
     return x * mask
+
+

@@ -28,7 +28,7 @@ from minigrad.tensor import Function, Tensor, unwrap
 
 def _swap_last(x):
     """Exchange the last two axes: (..., L, S) -> (..., S, L)."""
-    return ops.transpose(x, tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
+    return ops.transpose(x, -2, -1)
 
 
 def attention_probs(q, k, bias, scale, dead_rows):

@@ -4,7 +4,7 @@ import numpy as np
 from minigrad import backend
 from minigrad import functions as _ops
 from minigrad.functions import (  # noqa: F401  (re-exported for F.relu etc.)
-    dropout, gelu, linear, log_softmax, relu, sigmoid, softmax, tanh,
+    dropout, gelu, linear, log_softmax, relu, sigmoid, silu, softmax, tanh,
 )
 from minigrad.nn.attention import scaled_dot_product_attention  # noqa: F401
 from minigrad.nn.losses import _check_reduction, cross_entropy, nll_loss  # noqa: F401
@@ -15,11 +15,6 @@ from minigrad.tensor import Function, Tensor
 def _reduce(loss, reduction):
     """Per-element losses to their mean or sum; 'none' keeps them."""
     return loss if reduction == "none" else {"mean": _ops.mean, "sum": _ops.sum}[reduction](loss)
-
-
-def silu(input):
-    """SiLU / swish: x · σ(x) (Elfwing et al. 2018, eq. 4; Ramachandran et al. 2017)."""
-    return input * sigmoid(input)
 
 
 def embedding(input, weight):

@@ -75,7 +75,7 @@ class GELU(Module):
 
 class SiLU(Module):
     def forward(self, x):
-        return x * F.sigmoid(x)
+        return F.silu(x)
 
 
 class Dropout(Module):

@@ -38,7 +38,10 @@ class WeightedNLL(Function):
 
     def __init__(self, target, row_weight, dense, counted, reduction, denom):
         self.target, self.row_weight, self.dense = target, row_weight, dense
-        self.counted, self.reduction, self.denom = counted, reduction, denom
+        self.reduction, self.denom = reduction, denom
+        xp = backend.get_array_module(counted)
+        with np.errstate(divide="ignore"):  # 1/0 = inf for counted rows when denom is 0: nan gradients, as torch
+            self.mean_scale = xp.where(counted, 1.0 / np.float64(denom), 0.0)[:, None]  # (N, 1)
 
     def coefficients(self, like):
         xp = backend.get_array_module(like)
@@ -63,11 +66,10 @@ class WeightedNLL(Function):
         if self.reduction == "none":
             g = ops.reshape(gy, (-1, 1))  # (N, 1)
         elif self.reduction == "mean":
-            with np.errstate(divide="ignore"):
-                g = gy / self.denom
+            g = gy * self.mean_scale.astype(z.dtype)
         else:
             g = gy
-        return ops.where(self.counted[:, None], -self.coefficients(unwrap(z)) * g, 0.0)
+        return g * -self.coefficients(unwrap(z))
 
 
 def _flatten_classes(op, input, target, probabilities):
@@ -79,7 +81,7 @@ def _flatten_classes(op, input, target, probabilities):
     else:
         row_shape, logits = input.shape[:1] + input.shape[2:], input
         if input.ndim > 2:  # move the class axis last: (N, C, d...) -> (N, d..., C)
-            logits = ops.transpose(input, (0,) + tuple(range(2, input.ndim)) + (1,))
+            logits = ops.permute(input, (0,) + tuple(range(2, input.ndim)) + (1,))
         logits = ops.reshape(logits, (-1, input.shape[1]))
     expected = tuple(input.shape) if probabilities else row_shape
     if tuple(target.shape) != expected:

@@ -53,7 +53,7 @@ class RNN(Module):
 
     def forward(self, x, h0=None):
         if self.batch_first:
-            x = F.transpose(x, (1, 0, 2))
+            x = F.transpose(x, 0, 1)
         h = None if h0 is None else F.reshape(h0, h0.shape[1:])
         outputs = []
         for t in range(x.shape[0]):
@@ -61,5 +61,5 @@ class RNN(Module):
             outputs.append(h)
         out = F.stack(outputs, axis=0)
         if self.batch_first:
-            out = F.transpose(out, (1, 0, 2))
+            out = F.transpose(out, 0, 1)
         return out, F.reshape(h, (1,) + h.shape)

@@ -117,7 +117,7 @@ def solve_newton_system(H, g, damping=0.0):
 
 
 def _scalar_loss(loss):
-    if not isinstance(loss, Tensor) or loss.size != 1:
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
         shape = getattr(loss, "shape", type(loss).__name__)
         raise TypeError(f"Newton: the closure must return a one-element loss Tensor, got {shape}")
     return loss
@@ -132,5 +132,5 @@ def _assign(params, x):
     """Write the flat vector ``x`` back into the parameters, in place."""
     offset = 0
     for p in params:
-        p.data[...] = x[offset:offset + p.size].reshape(p.shape)
-        offset += p.size
+        p.data[...] = x[offset:offset + p.numel()].reshape(p.shape)
+        offset += p.numel()
