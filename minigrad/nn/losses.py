@@ -69,7 +69,8 @@ class WeightedNLL(Function):
             g = gy * self.mean_scale.astype(z.dtype)
         else:
             g = gy
-        return g * -self.coefficients(unwrap(z))
+        with np.errstate(invalid="ignore"):  # inf · 0 = nan when every counted row has weight 0, as torch
+            return g * -self.coefficients(unwrap(z))
 
 
 def _flatten_classes(op, input, target, probabilities):
