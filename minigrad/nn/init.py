@@ -94,7 +94,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     accept = cdf((b - mean) / std) - cdf((a - mean) / std)
     if not accept > 0:
         raise ValueError(f"trunc_normal_: [{a}, {b}] holds no mass of N({mean}, {std}²)")
-    out = rng.normal(mean, std, size=tensor.size)
+    out = rng.normal(mean, std, size=math.prod(tensor.shape))
     bad = (out < a) | (out > b)
     while bad.any():
         need = int(bad.sum())
