@@ -53,14 +53,18 @@ class ScaledDotProductAttention(Function):
     def forward(self, q, k, v, bias=None):
         # The same P as ``attention_probs``, computed in place on one (..., L, S) buffer for speed.
         xp = backend.get_array_module(q)
-        p = (q * q.dtype.type(self.scale)) @ _swap_last(k)  # (..., L, S)
+        p = (q * q.dtype.type(self.scale)) @ _swap_last(k)  # S, (..., L, S)
         if bias is not None:
             p = p + bias
-        p -= p.max(axis=-1, keepdims=True) if self.dead_rows is None else xp.where(
-            self.dead_rows, 0, p.max(axis=-1, keepdims=True))
+        row_max = p.max(axis=-1, keepdims=True)  # (..., L, 1)
+        if self.dead_rows is not None:  # a row of -inf: shift by 0 so exp gives zeros, not nan
+            row_max = xp.where(self.dead_rows, 0, row_max)
+        p -= row_max
         xp.exp(p, out=p)
-        total = p.sum(axis=-1, keepdims=True)  # (..., L, 1); 0 only for fully masked rows
-        p *= 1 / (total if self.dead_rows is None else xp.where(self.dead_rows, 1, total))
+        total = p.sum(axis=-1, keepdims=True)  # (..., L, 1)
+        if self.dead_rows is not None:
+            total = xp.where(self.dead_rows, 1, total)
+        p *= 1 / total  # P = softmax(S)
         self.probs = p
         if self.keep is not None:
             p = p * self.keep  # dropout: zero some weights, scale the rest by 1/(1 - p)
