@@ -29,6 +29,9 @@ CASES = {  # name: (q, k, v shapes, keyword arguments; a numpy mask becomes a te
     "scale": ([(2, 5, 4), (2, 6, 4), (2, 6, 3)], {"scale": 0.3}),
     "broadcast_batch": ([(1, 3, 5, 4), (2, 1, 6, 4), (2, 3, 6, 3)], {"is_causal": True}),
     "two_dims": ([(5, 4), (6, 4), (6, 3)], {}),
+    "no_queries": ([(2, 0, 4), (2, 3, 4), (2, 3, 5)], {"is_causal": True}),
+    "no_keys": ([(2, 3, 4), (2, 0, 4), (2, 0, 5)], {}),
+    "empty_batch": ([(0, 3, 4), (0, 3, 4), (0, 3, 4)], {"is_causal": True}),
 }
 
 

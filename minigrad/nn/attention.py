@@ -56,7 +56,10 @@ class ScaledDotProductAttention(Function):
         p = (q * q.dtype.type(self.scale)) @ _swap_last(k)  # S, (..., L, S)
         if bias is not None:
             p = p + bias
-        row_max = p.max(axis=-1, keepdims=True)  # (..., L, 1)
+        if p.shape[-1]:
+            row_max = p.max(axis=-1, keepdims=True)  # (..., L, 1)
+        else:  # no keys: nothing to shift
+            row_max = xp.zeros(p.shape[:-1] + (1,), p.dtype)
         if self.dead_rows is not None:  # a row of -inf: shift by 0 so exp gives zeros, not nan
             row_max = xp.where(self.dead_rows, 0, row_max)
         p -= row_max
@@ -147,7 +150,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     bias = None if blocked is None else xp.where(blocked, -np.inf, 0.0).astype(query.dtype)
     if attn_mask is not None and attn_mask.dtype != np.bool_:
         bias = attn_mask  # a float mask is an input of the op: its gradient is dS
-    dead_rows = None
+    dead_rows = xp.ones((L, 1), dtype=bool) if S == 0 else None  # no keys at all: zeros, as torch
     if bias is not None:
         dead = xp.all(unwrap(bias) == -np.inf, axis=-1, keepdims=True)  # (..., L, 1)
         dead_rows = dead if bool(dead.any()) else None
