@@ -41,7 +41,8 @@ def _sdpa(kwargs):
         kw = dict(kwargs)
         if "attn_mask" in kw:
             mask = kw["attn_mask"]
-            kw["attn_mask"] = lib.tensor(mask if mask.dtype == bool else mask.astype(str(q.dtype).replace("torch.", "")))
+            dtype = str(q.dtype).replace("torch.", "")  # a float mask takes the query's dtype
+            kw["attn_mask"] = lib.tensor(mask if mask.dtype == bool else mask.astype(dtype))
         return lib.nn.functional.scaled_dot_product_attention(q, k, v, **kw)
     return fn
 

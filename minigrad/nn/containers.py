@@ -65,7 +65,8 @@ class ModuleList(Module):
         try:
             modules = list(modules)
         except TypeError:
-            raise TypeError(f"ModuleList.extend should be called with an iterable, but got {type(modules).__name__}") from None
+            raise TypeError(f"ModuleList.extend should be called with an iterable, "
+                            f"but got {type(modules).__name__}") from None
         for module in modules:
             self.append(module)
         return self

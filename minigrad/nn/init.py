@@ -143,7 +143,7 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """U(-bound, bound) with bound = √3 · gain / √fan. ``nn.Linear``'s default is a=√5, i.e. bound 1/√fan_in."""
+    """U(-bound, bound), bound = √3 · gain / √fan. ``nn.Linear``'s default is a=√5: bound 1/√fan_in."""
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op")
         return tensor

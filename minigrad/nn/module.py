@@ -57,7 +57,8 @@ class Module:
             self._modules[name] = value
         elif name in self._parameters:
             if value is not None:  # as PyTorch: a registered parameter only takes a Parameter or None
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (Parameter or None expected)")
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                "(Parameter or None expected)")
             self._parameters[name] = None
         elif name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
@@ -65,7 +66,8 @@ class Module:
             self._buffers[name] = value
         elif name in self._modules:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' (Module or None expected)")
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                                "(Module or None expected)")
             self._modules[name] = None
         object.__setattr__(self, name, value)
 
@@ -82,7 +84,8 @@ class Module:
         """Add ``param`` (a Parameter or None) under ``name``."""
         _check_name(self, "register_parameter", name, self._parameters)
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' (Parameter or None required)")
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                            "(Parameter or None required)")
         self._forget(name)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
@@ -91,7 +94,8 @@ class Module:
         """Add a Tensor that is saved with the model (unless ``persistent=False``) but never trained."""
         _check_name(self, "register_buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)")
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                            "(Tensor or None required)")
         self._forget(name)
         self._buffers[name] = tensor
         if not persistent:
@@ -199,7 +203,7 @@ class Module:
 
     # ---- checkpoints ------------------------------------------------
     def _state_items(self, prefix=""):
-        """Every parameter, then every persistent buffer, of each module in turn; a tied tensor under each of its names."""
+        """Each module's parameters, then its persistent buffers, depth first; a tied tensor under every name."""
         for name, p in self._parameters.items():
             if p is not None:
                 yield prefix + name, p
