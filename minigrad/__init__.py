@@ -33,6 +33,8 @@ from minigrad.creation import (
     randn_like, tensor, zeros, zeros_like,
 )
 from minigrad.tensor import result_type
+# dtype names as in torch (``mg.float32``); they are NumPy's scalar types
+from numpy import bool_ as bool, float16, float32, float64, int8, int16, int32, int64, uint8  # noqa: E402,A004
 from minigrad.tensor import Function, Tensor
 from minigrad import nn, optim  # noqa: E402  (they build on everything above)
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from minigrad import backend, config
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, check_dtype
 
 
 def _infer_dtype(data, dtype):
@@ -21,8 +21,7 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
     xp = backend.array_module(device)
     array = backend.to_device(data, device) if hasattr(data, "__array__") or backend.is_cupy_array(data) else data
     array = xp.array(array, dtype=_infer_dtype(data, dtype), copy=True)
-    if requires_grad and array.dtype.kind not in "fc":
-        raise TypeError(f"tensor: only floating tensors can require gradients, got dtype {array.dtype}")
+    check_dtype(array.dtype, requires_grad)
     return Tensor(array, requires_grad=requires_grad)
 
 

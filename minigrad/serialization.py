@@ -24,6 +24,8 @@ def _pack(obj, arrays, path):
     if isinstance(obj, Tensor):
         obj = obj.data
     if isinstance(obj, np.ndarray) or backend.is_cupy_array(obj):
+        if obj.dtype.kind not in "biufc":  # load() reads without pickle, so refuse now, not then
+            raise TypeError(f"save: cannot store an array of dtype {obj.dtype} at {path or '/'} (numbers only)")
         key = f"a{len(arrays)}"
         arrays[key] = backend.to_numpy(obj)
         return {"array": key}
@@ -76,8 +78,15 @@ def save(obj, path):
 
 def load(path):
     """Read what ``save`` wrote; arrays come back as CPU Tensors."""
-    with np.load(path, allow_pickle=False) as archive:
-        if _META not in archive:
-            raise ValueError(f"load: {path} is not a minigrad checkpoint (no {_META} entry)")
-        tree = json.loads(archive[_META].tobytes().decode())
-        return _unpack(tree, archive)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if _META not in archive:
+                raise ValueError(f"load: {path} is not a minigrad checkpoint (no {_META} entry)")
+            tree = json.loads(archive[_META].tobytes().decode())
+            return _unpack(tree, archive)
+    except OSError:
+        raise  # a missing or unreadable file keeps its own error, which names the path
+    except Exception as error:  # zip, npy-header and JSON errors all mean the same thing here
+        if str(error).startswith("load:"):
+            raise
+        raise ValueError(f"load: {path} is truncated or corrupted ({type(error).__name__}: {error})") from error

@@ -45,9 +45,12 @@ class Function:
         if len(inputs) > 1:
             inputs = tuple(x if isinstance(x, Tensor) else _constant(x, ref) for x in inputs)
             _check_same_device(self, inputs)
-            if self.promotes:
+            if self.promotes and (len(inputs) > 2 or inputs[0].data.dtype != inputs[1].data.dtype):
                 inputs = _promote(inputs)
-        y = self.forward(*[t.data for t in inputs])
+        try:
+            y = self.forward(*[t.data for t in inputs])
+        except (ValueError, IndexError, TypeError, AttributeError) as error:
+            raise _op_error(self, inputs, error) from error
         out = Tensor(y if type(y) is np.ndarray else _as_array(y, ref))
         if not config.grad_enabled:
             return out
@@ -87,6 +90,35 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__} generation={getattr(self, 'generation', None)}>"
+
+
+class ShapeError(ValueError, RuntimeError):
+    """Inputs whose shapes do not fit the op. Both a ValueError (NumPy's kind) and a
+    RuntimeError (PyTorch's kind), so code written for either catches it."""
+
+
+def _op_error(fn, inputs, error):
+    """The error NumPy raised inside ``fn.forward``, re-raised with the op's name and
+    its inputs' shapes and dtypes: "add: operands could not be broadcast ... (inputs: (2, 3) float32, (4,) float32)".
+    This is the one place bad input to any op gets named."""
+    name = type(fn).__name__.lower()
+    message = str(error)
+    if message.startswith(f"{name}:"):
+        return error
+    described = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in inputs)
+    text = f"{name}: {message} (inputs: {described})"
+    if type(error) is ValueError:
+        return ShapeError(text)
+    try:
+        renamed = type(error)(text)
+        if str(renamed) == text:
+            return renamed
+    except Exception:  # NumPy's own error types take other constructor arguments
+        pass
+    for kind in (IndexError, TypeError, ValueError):
+        if isinstance(error, kind):
+            return kind(text)
+    return TypeError(text)
 
 
 def _constant(x, ref):
@@ -159,19 +191,49 @@ def _check_array(data):
     raise TypeError(f"Tensor: data must be a numpy or cupy array, got {type(data).__name__}; use minigrad.tensor()")
 
 
+def check_dtype(dtype, requires_grad, op="tensor"):
+    """Numbers only (no strings or Python objects); only floating tensors may require gradients."""
+    if dtype.kind not in "biufc":
+        raise TypeError(f"{op}: unsupported dtype {dtype}; a tensor holds booleans or numbers")
+    if requires_grad and dtype.kind not in "fc":
+        raise RuntimeError(
+            f"{op}: only tensors of floating point dtype can require gradients, got dtype {dtype}"
+        )
+
+
 class Tensor:
     """An n-dimensional array that can record how it was computed."""
 
-    __slots__ = ("data", "grad", "creator", "requires_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "creator", "requires_grad", "__weakref__")
     __array_ufunc__ = None  # ``ndarray * Tensor`` defers to ``Tensor.__rmul__``
 
     def __init__(self, data, requires_grad=False):
         if type(data) is not np.ndarray:
             data = _check_array(data)
+        if requires_grad or data.dtype.kind not in "biuf":
+            check_dtype(data.dtype, requires_grad, "Tensor")
         self.data = data
-        self.grad = None
+        self._grad = None
         self.creator = None
         self.requires_grad = requires_grad
+
+    @property
+    def grad(self):
+        """The accumulated gradient (a Tensor) or None; assignable only with this tensor's shape, dtype and device."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: assigned grad must be a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape or value.dtype != self.dtype or value.device != self.device:
+                raise RuntimeError(
+                    f"grad: assigned grad of shape {tuple(value.shape)}, dtype {value.dtype}, device "
+                    f"{value.device} does not match the tensor's shape {tuple(self.shape)}, dtype "
+                    f"{self.dtype}, device {self.device}"
+                )
+        self._grad = value
 
     # ---- properties -------------------------------------------------
     @property
@@ -273,6 +335,7 @@ class Tensor:
     def requires_grad_(self, flag=True):
         if not self.is_leaf:
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad")
+        check_dtype(self.dtype, flag, "requires_grad_")
         self.requires_grad = flag
         return self
 
@@ -317,7 +380,7 @@ class Tensor:
         return _F.pow(self, exponent)
 
     def __rpow__(self, base):
-        return _F.exp(self * float(np.log(base)))
+        return _F.pow(base, self)
 
     def __matmul__(self, other):
         return _F.matmul(self, other)
@@ -462,7 +525,7 @@ class Tensor:
     # ---- shape ------------------------------------------------------
     def size(self, dim=None):
         """The shape (a tuple), or the length of one dim."""
-        return self.data.shape if dim is None else self.data.shape[_dim_index(dim, self.data.ndim, "size")]
+        return self.data.shape if dim is None else self.data.shape[_dim_index(dim, self.data.shape, "size")]
 
     def numel(self):
         return self.data.size

@@ -209,6 +209,6 @@ def test_ddp_buckets_respect_the_cap_and_dtype():
     from minigrad.distributed.ddp import make_buckets
     params = [nn.Parameter(np.zeros(n, dtype=np.float32)) for n in (100, 100, 300)]
     params.append(nn.Parameter(np.zeros(10, dtype=np.float64)))
-    sizes = [[q.size for q in b.params] for b in make_buckets(params, cap_bytes=800)]
+    sizes = [[q.numel() for q in b.params] for b in make_buckets(params, cap_bytes=800)]
     assert sizes == [[100, 100], [300], [10]]          # 800 bytes = 200 float32; new dtype, new bucket
-    assert [[q.size for q in b.params] for b in make_buckets(params, 0)] == [[100], [100], [300], [10]]
+    assert [[q.numel() for q in b.params] for b in make_buckets(params, 0)] == [[100], [100], [300], [10]]

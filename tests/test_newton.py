@@ -100,7 +100,7 @@ def test_indefinite_hessian_without_damping_raises_a_clear_error():
     def saddle():  # H = diag(2, -2)
         return x[0] * x[0] - x[1] * x[1]
 
-    with pytest.raises(np.linalg.LinAlgError, match=r"2x2 Hessian \+ damping\*I is not positive definite .*-2.*damping > 2"):
+    with pytest.raises(np.linalg.LinAlgError, match=r"2x2 Hessian \+ damping\*I is singular or not positive definite .*-2.*damping > 2"):
         optim.Newton([x]).step(saddle)
     np.testing.assert_array_equal(x.data, [1.0, 1.0])  # nothing moved
     optim.Newton([x], damping=3.0).step(saddle)        # (H + 3I) d = g  ->  d = (2/5, -2/1)

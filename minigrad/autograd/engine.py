@@ -42,12 +42,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     capture = {id(x): None for x in inputs}
     keep = create_graph if retain_graph is None else retain_graph
     _run(outputs, roots, keep, create_graph, capture)
-    result = []
+    result, handed_out = [], set()
     for x in inputs:
         g = capture[id(x)]
         if g is None:
             g = backend.get_array_module(x.data).zeros_like(x.data)
-        result.append(g if isinstance(g, Tensor) else Tensor(g.copy() if g.base is not None else g))
+        if not isinstance(g, Tensor):  # each result owns its array (Add hands one array to both inputs)
+            if g.base is not None or id(g) in handed_out:
+                g = g.copy()
+            handed_out.add(id(g))
+            g = Tensor(g)
+        result.append(g)
     return tuple(result)
 
 
@@ -70,7 +75,7 @@ def _root_grad(root, grad, op):
 def _run(roots, root_grads, retain_graph, create_graph, capture):
     pending = {}  # Function -> sum of the gradients sent to its output so far
     heap, order = [], itertools.count()
-    stored = set()  # ids of arrays already given to a leaf's .grad in this pass
+    borrowed = set()  # ids of arrays a leaf's .grad holds without owning them (see _accumulate_leaf)
 
     def send(x, gx):
         if capture is not None and id(x) in capture:
@@ -78,7 +83,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
         f = x.creator
         if f is None:
             if capture is None:
-                _accumulate_leaf(x, gx, stored)
+                _accumulate_leaf(x, gx, borrowed)
         elif f in pending:
             pending[f] = pending[f] + gx
         else:
@@ -115,17 +120,29 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
         config.grad_enabled = previous_mode
 
 
-def _accumulate_leaf(x, gx, stored):
+def _accumulate_leaf(x, gx, borrowed):
+    """Add ``gx`` into the leaf's ``.grad``.
+
+    A backward function may hand the SAME array to several receivers (``Add``
+    gives ``gy`` to both inputs, and ``gy`` may also be waiting for another
+    Function). So the first gradient a leaf receives in a pass is stored without
+    a copy but marked *borrowed*: adding into it in place would change the other
+    receivers' gradient too (the a + a + a bug: 4 instead of 3). A borrowed
+    ``.grad`` is replaced by a fresh sum; only arrays the leaf owns are updated
+    in place, as PyTorch does, to avoid a third parameter-sized buffer.
+    """
     if gx.dtype != x.dtype:
         gx = gx.astype(x.dtype)  # a float32 parameter keeps float32 gradients
     if isinstance(gx, Tensor):  # create_graph: keep the gradient's own graph
         x.grad = gx if x.grad is None else x.grad + gx
         return
     if x.grad is None:
-        # Own the array: it may be a read-only broadcast view or shared with another leaf.
-        if gx.base is not None or id(gx) in stored or not gx.flags.writeable:
-            gx = gx.copy()
-        stored.add(id(gx))
+        if gx.base is not None or not gx.flags.writeable or id(gx) in borrowed:
+            gx = gx.copy()  # a view or an array another leaf already holds: own a copy
+        borrowed.add(id(gx))
         x.grad = Tensor(gx)
+    elif id(x.grad.data) in borrowed:
+        borrowed.discard(id(x.grad.data))
+        x.grad.data = x.grad.data + gx  # fresh array, owned from now on
     else:
-        x.grad.data += gx  # in place, as PyTorch: no third parameter-sized buffer
+        x.grad.data += gx

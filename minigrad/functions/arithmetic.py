@@ -8,7 +8,7 @@ import numpy as np
 
 from minigrad import backend, config
 from minigrad.functions.shape import reshape
-from minigrad.tensor import Function, Tensor
+from minigrad.tensor import Function, Tensor, unwrap
 
 
 class SumTo(Function):
@@ -109,7 +109,8 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """x ** c for a constant exponent c: d/dx = c · x^(c-1)."""
+    """x ** c for a constant exponent c: d/dx = c · x^(c-1), and exactly 0 when c = 0
+    (PyTorch's rule: x ** 0 is the constant 1 even at x = 0, where c · x^(c-1) is 0 · inf)."""
 
     def __init__(self, c):
         self.c = c
@@ -118,7 +119,45 @@ class Pow(Function):
         return x ** self.c
 
     def backward(self, gy, x):
+        if self.c == 0:
+            return gy * 0
         return gy * self.c * x ** (self.c - 1)
+
+
+class PowTensor(Function):
+    """base ** exponent, both tensors (broadcast). With y = b^e:
+
+        dy/db = e · b^(e-1)   (taken as 0 where e = 0, as for the constant case)
+        dy/de = y · log(b)    (taken as 0 where b = 0 and e >= 0: there y is the
+                               constant 0 or 1 near e, and log(0) = -inf must not
+                               turn 0 · -inf into NaN; PyTorch's convention)
+
+    A negative base with a fractional exponent has no real power: NaN, as in PyTorch.
+    """
+
+    promotes = True
+
+    def forward(self, b, e):
+        with _quiet():
+            return b ** e
+
+    def backward(self, gy, b, e):
+        from minigrad.functions.elementwise import log, where
+
+        need_b, need_e = self.needs_grad
+        rb, re = unwrap(b), unwrap(e)
+        gb = ge = None
+        with _quiet():  # 0 ** negative and log of 0 or of a negative base: masked, or inf/NaN as PyTorch
+            if need_b:
+                gb = sum_to(where(re == 0, 0.0, gy * e * b ** (e - 1)), b.shape)
+            if need_e:
+                ge = sum_to(where((rb == 0) & (re >= 0), 0.0, gy * self.output_like(gy) * log(b)), e.shape)
+        return gb, ge
+
+
+def _quiet():
+    """NumPy warns where PyTorch silently returns inf or NaN; the values are the same."""
+    return np.errstate(divide="ignore", invalid="ignore")
 
 
 class MatMul(Function):
@@ -181,10 +220,13 @@ def neg(x):
     return Neg()(x)
 
 
-def pow(x, c):
-    if isinstance(c, Tensor):
-        raise TypeError("pow: the exponent must be a Python number; for a tensor exponent write exp(c * log(x))")
-    return Pow(c)(x)
+def pow(x, exponent):
+    """x ** exponent; either may be a Tensor (a Python number base goes through ``Tensor.__rpow__``)."""
+    if isinstance(exponent, Tensor):
+        return PowTensor()(x, exponent)
+    if isinstance(exponent, float) and x.dtype.kind in "biu":  # int tensor ** 0.5 is float, as torch
+        x = x.astype(config.default_dtype)
+    return Pow(exponent)(x)
 
 
 def _check_matmul_shapes(a, b):

@@ -13,7 +13,7 @@ import string
 from minigrad import backend
 from minigrad.functions.arithmetic import broadcast_to, sum_to
 from minigrad.functions.shape import reshape
-from minigrad.tensor import Function, unwrap
+from minigrad.tensor import Function, ShapeError, unwrap
 
 
 class Einsum(Function):
@@ -25,11 +25,7 @@ class Einsum(Function):
     def forward(self, *xs):
         xp = backend.get_array_module(xs[0])
         equation = ",".join(self.inputs_subs) + "->" + self.output_subs
-        try:
-            return xp.einsum(equation, *xs, optimize=len(xs) > 1)
-        except ValueError as err:
-            shapes = [tuple(x.shape) for x in xs]
-            raise RuntimeError(f"einsum: {err} (equation {equation!r}, operand shapes {shapes})") from None
+        return xp.einsum(equation, *xs, optimize=len(xs) > 1)
 
     def backward(self, gy, *xs):
         return tuple(_operand_grad(self, gy, xs, k) if need else None for k, need in enumerate(self.needs_grad))
@@ -65,10 +61,10 @@ def _parse(equation, shapes):
     lhs, arrow, rhs = equation.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise RuntimeError(f"einsum: equation {equation!r} names {len(terms)} operands but {len(shapes)} were given")
+        raise ShapeError(f"einsum: equation {equation!r} names {len(terms)} operands but {len(shapes)} were given")
     for ch in equation:
         if ch not in string.ascii_letters + ",.->":
-            raise RuntimeError(f"einsum: subscripts must be letters, got {ch!r} in {equation!r}")
+            raise ShapeError(f"einsum: subscripts must be letters, got {ch!r} in {equation!r}")
     named = set(c for c in lhs if c.isalpha())
     spare = [c for c in string.ascii_letters if c not in named and c not in rhs]
     widest = max([len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes) if "..." in t] or [0])
@@ -79,10 +75,10 @@ def _parse(equation, shapes):
         if "..." in term:
             n = len(shape) - len(letters)
             if n < 0:
-                raise RuntimeError(f"einsum: operand {i} has {len(shape)} dims, fewer than the subscripts {term!r}")
+                raise ShapeError(f"einsum: operand {i} has {len(shape)} dims, fewer than the subscripts {term!r}")
             term = term.replace("...", ellipsis[widest - n:])
         elif len(term) != len(shape):
-            raise RuntimeError(
+            raise ShapeError(
                 f"einsum: subscripts {term!r} name {len(term)} dims but operand {i} has shape {tuple(shape)}"
             )
         explicit.append(term)
@@ -90,9 +86,9 @@ def _parse(equation, shapes):
         output = rhs.replace("...", ellipsis)
         for c in output:
             if c not in named and c not in ellipsis:
-                raise RuntimeError(f"einsum: output subscript {c!r} does not appear in the inputs of {equation!r}")
+                raise ShapeError(f"einsum: output subscript {c!r} does not appear in the inputs of {equation!r}")
         if len(set(output)) != len(output):
-            raise RuntimeError(f"einsum: output subscripts {rhs!r} repeat a letter")
+            raise ShapeError(f"einsum: output subscripts {rhs!r} repeat a letter")
     else:  # implicit mode: the ellipsis dims, then every letter used once, in alphabetical order
         counts = "".join(t.replace("...", "") for t in terms)
         output = ellipsis + "".join(sorted(c for c in set(counts) if counts.count(c) == 1))
@@ -106,6 +102,6 @@ def einsum(equation, *operands):
     if not isinstance(equation, str):
         raise TypeError("einsum: only the string equation form is supported, e.g. einsum('ij,jk->ik', a, b)")
     if not operands:
-        raise RuntimeError("einsum: needs at least one operand")
+        raise ShapeError("einsum: needs at least one operand")
     inputs, output = _parse(equation, [tuple(unwrap(x).shape) for x in operands])
     return Einsum(tuple(inputs), output)(*operands)

@@ -6,7 +6,7 @@ import numpy as np
 
 from minigrad import backend, config
 from minigrad.functions.arithmetic import sum_to
-from minigrad.tensor import Function, Tensor, unwrap
+from minigrad.tensor import Function, ShapeError, Tensor, unwrap
 
 
 class Exp(Function):
@@ -274,7 +274,13 @@ def where(cond, a, b):
     c = unwrap(cond)
     if getattr(c, "dtype", None) != np.bool_:
         raise RuntimeError(f"where: condition must be a boolean tensor, got {getattr(c, 'dtype', type(c).__name__)}")
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+    try:
+        np.broadcast_shapes(c.shape, np.shape(unwrap(a)), np.shape(unwrap(b)))
+    except ValueError:
+        raise ShapeError(
+            f"where: condition {tuple(c.shape)}, input {np.shape(unwrap(a))} and other {np.shape(unwrap(b))} do not broadcast"
+        ) from None
+    if isinstance(a, (bool, int, float)) and isinstance(b, (bool, int, float)):
         xp = backend.get_array_module(c)
         a = Tensor(xp.asarray(a, dtype=_scalar_dtype(a, b)))
     return Where(c)(a, b)

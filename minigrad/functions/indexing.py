@@ -10,7 +10,7 @@ import numpy as np
 from minigrad import backend
 from minigrad.functions.dims import dim_index
 from minigrad.functions.shape import reshape
-from minigrad.tensor import Function, Tensor, unwrap
+from minigrad.tensor import Function, ShapeError, Tensor, unwrap
 
 
 def _raw_index(index):
@@ -41,10 +41,7 @@ class GetItem(Function):
         self.index = index
 
     def forward(self, x):
-        try:
-            return x[self.index]
-        except IndexError as err:
-            raise IndexError(f"index: {err} (tensor of shape {tuple(x.shape)})") from None
+        return x[self.index]
 
     def backward(self, gy, x):
         return ScatterAdd(self.index, x.shape)(gy)
@@ -85,8 +82,8 @@ def getitem(x, index):
 def embedding(weight, indices):
     """Rows of ``weight`` picked by integer ``indices`` (any shape); backward scatter-adds."""
     idx = unwrap(indices)
-    if not hasattr(idx, "dtype"):
-        idx = np.asarray(idx)
+    if not hasattr(idx, "dtype"):  # a Python list of ids
+        idx = backend.get_array_module(unwrap(weight)).asarray(idx)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= weight.shape[0]):
@@ -98,21 +95,21 @@ def embedding(weight, indices):
 
 def gather(x, dim, index):
     """out[i][j][k] = x[index[i][j][k]][j][k] for dim=0 (torch.gather); index has x's number of dims."""
-    d = dim_index(dim, x.ndim, "gather")
+    d = dim_index(dim, x.shape, "gather")
     idx = unwrap(index)
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"gather: index must hold integers, got dtype {idx.dtype}")
     if idx.ndim != x.ndim and not (x.ndim == 0 and idx.ndim <= 1):
-        raise RuntimeError(f"gather: index of shape {tuple(idx.shape)} must have as many dims as input {tuple(x.shape)}")
+        raise ShapeError(f"gather: index of shape {tuple(idx.shape)} must have as many dims as input {tuple(x.shape)}")
     if x.ndim == 0:  # as torch: a 0-d input behaves as a 1-element vector
         if idx.size and (int(idx.min()) < 0 or int(idx.max()) > 0):
-            raise RuntimeError(f"gather: index out of range for a 0-d input (values {idx.tolist()})")
+            raise ShapeError(f"gather: index out of range for a 0-d input (values {idx.tolist()})")
         return reshape(GetItem(idx.reshape(-1))(reshape(x, (1,))), idx.shape)
     for i, (n, m) in enumerate(zip(idx.shape, x.shape)):
         if i != d and n > m:
-            raise RuntimeError(f"gather: index shape {tuple(idx.shape)} exceeds input shape {tuple(x.shape)} in dim {i}")
+            raise ShapeError(f"gather: index shape {tuple(idx.shape)} exceeds input shape {tuple(x.shape)} in dim {i}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= x.shape[d]):
-        raise RuntimeError(
+        raise ShapeError(
             f"gather: index values in [{int(idx.min())}, {int(idx.max())}] out of range for dim {dim} of size {x.shape[d]}"
         )
     xp = backend.get_array_module(idx)
@@ -147,10 +144,10 @@ def masked_fill(x, mask, value):
     except ValueError:
         ok = False
     if not ok:
-        raise RuntimeError(f"masked_fill: mask of shape {tuple(m.shape)} does not broadcast to the tensor's shape {tuple(x.shape)}")
+        raise ShapeError(f"masked_fill: mask of shape {tuple(m.shape)} does not broadcast to the tensor's shape {tuple(x.shape)}")
     if isinstance(value, Tensor):
         if value.ndim != 0:
-            raise RuntimeError(f"masked_fill: value must be a number or a 0-dim tensor, got shape {tuple(value.shape)}")
+            raise ShapeError(f"masked_fill: value must be a number or a 0-dim tensor, got shape {tuple(value.shape)}")
         if value.requires_grad:
             from minigrad.functions.elementwise import where
             return where(mask, value.astype(x.dtype), x)
@@ -160,7 +157,7 @@ def masked_fill(x, mask, value):
 
 def _triangle(x, diagonal, lower, op):
     if x.ndim < 2:
-        raise RuntimeError(f"{op}: input must have at least 2 dims, got shape {tuple(x.shape)}")
+        raise ShapeError(f"{op}: input must have at least 2 dims, got shape {tuple(x.shape)}")
     xp = backend.get_array_module(unwrap(x))
     rows, cols = x.shape[-2:]
     below = xp.tri(rows, cols, k=diagonal if lower else diagonal - 1, dtype=bool)  # True on and below the diagonal

@@ -17,7 +17,7 @@ from minigrad.functions.dims import dim_index, dim_tuple
 from minigrad.functions.elementwise import exp, sqrt
 from minigrad.functions.indexing import gather
 from minigrad.functions.shape import reshape, squeeze, unsqueeze
-from minigrad.tensor import Function, Tensor, unwrap
+from minigrad.tensor import Function, ShapeError, Tensor, unwrap
 
 # PyTorch returns these as torch.return_types.<op>: a tuple with named fields.
 MaxResult = namedtuple("max", ["values", "indices"])
@@ -138,35 +138,35 @@ def _non_empty(x, dims, op):
 
 def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
-    return Sum(dim_tuple(dim, x.ndim, "sum"), keepdim)(x)
+    return Sum(dim_tuple(dim, x.shape, "sum"), keepdim)(x)
 
 
 def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
     if x.dtype.kind not in "fc":
         raise RuntimeError(f"mean: input dtype must be floating point, got {x.dtype}; cast it first (x.float())")
-    dims = dim_tuple(dim, x.ndim, "mean")
+    dims = dim_tuple(dim, x.shape, "mean")
     count = math.prod(x.shape[d] for d in dims)
     return Sum(dims, keepdim)(x) / count if count else Sum(dims, keepdim)(x) * math.nan
 
 
 def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
-    dims = dim_tuple(dim, x.ndim, "amax")
+    dims = dim_tuple(dim, x.shape, "amax")
     _non_empty(x, dims, "amax")
     return Extreme(dims, keepdim, True)(x)
 
 
 def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
-    dims = dim_tuple(dim, x.ndim, "amin")
+    dims = dim_tuple(dim, x.shape, "amin")
     _non_empty(x, dims, "amin")
     return Extreme(dims, keepdim, False)(x)
 
 
 def _select(x, dim, keepdim, largest, op, result):
     """(values, indices) of the max or min along one dim: torch.max(x, dim)."""
-    d = dim_index(dim, x.ndim, op)
+    d = dim_index(dim, x.shape, op)
     _non_empty(x, (d,) if x.ndim else (), op)
     xp = backend.get_array_module(unwrap(x))
     data = unwrap(x).reshape(1) if x.ndim == 0 else unwrap(x)
@@ -215,7 +215,7 @@ def _arg(x, dim, keepdim, largest, op):
             raise RuntimeError(f"{op}: a tensor with no elements (shape {tuple(x.shape)}) has no {op}")
         index = pick(data.reshape(-1))
         return Tensor(xp.asarray(index, dtype=xp.int64).reshape((1,) * data.ndim if keepdim else ()))
-    d = dim_index(dim, x.ndim, op)
+    d = dim_index(dim, x.shape, op)
     if x.ndim == 0:
         return Tensor(xp.zeros((), dtype=xp.int64))
     _non_empty(x, (d,), op)
@@ -243,10 +243,10 @@ def _order(x, dim, descending):
 
 def topk(x, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) entries along ``dim``, as (values, indices)."""
-    d = dim_index(dim, x.ndim, "topk")
+    d = dim_index(dim, x.shape, "topk")
     size = x.shape[d] if x.ndim else 1
     if not 0 <= k <= size:
-        raise RuntimeError(f"topk: k={k} is out of range for dim {dim} of size {size} (shape {tuple(x.shape)})")
+        raise ShapeError(f"topk: k={k} is out of range for dim {dim} of size {size} (shape {tuple(x.shape)})")
     if x.ndim == 0:
         return TopkResult(x * 1, Tensor(backend.get_array_module(x.data).zeros((), dtype="int64")))
     index = _order(x, d, largest)
@@ -256,7 +256,7 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
 
 def sort(x, dim=-1, descending=False):
     """Values sorted along ``dim`` and the indices they came from (stable)."""
-    d = dim_index(dim, x.ndim, "sort")
+    d = dim_index(dim, x.shape, "sort")
     if x.ndim == 0:
         return SortResult(x * 1, Tensor(backend.get_array_module(x.data).zeros((), dtype="int64")))
     index = _order(x, d, descending)
@@ -269,7 +269,7 @@ def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
         correction = int(unbiased)
     if x.dtype.kind not in "fc":
         raise RuntimeError(f"var: input dtype must be floating point, got {x.dtype}")
-    dims = dim_tuple(dim, x.ndim, "var")
+    dims = dim_tuple(dim, x.shape, "var")
     count = math.prod(x.shape[d] for d in dims)
     centred = x - mean(x, dims, keepdim=True)
     return sum(centred * centred, dims, keepdim) / builtins.max(count - correction, 0)  # /0: inf or nan, as torch
@@ -282,11 +282,11 @@ def std(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
-    return LogSumExp(dim_tuple(dim, x.ndim, "logsumexp"), keepdim)(x)
+    return LogSumExp(dim_tuple(dim, x.shape, "logsumexp"), keepdim)(x)
 
 
 def cumsum(x, dim):
-    d = dim_index(dim, x.ndim, "cumsum")
+    d = dim_index(dim, x.shape, "cumsum")
     if x.ndim == 0:
         return reshape(Cumsum(0)(reshape(x, (1,))), ())
     return Cumsum(d)(x)
@@ -294,10 +294,10 @@ def cumsum(x, dim):
 
 def softmax(x, dim=-1, *, axis=None):
     dim = dim if axis is None else axis
-    return Softmax(dim_index(dim, x.ndim, "softmax") if x.ndim else None)(x)
+    return Softmax(dim_index(dim, x.shape, "softmax") if x.ndim else None)(x)
 
 
 def log_softmax(x, dim=-1, *, axis=None):
     dim = dim if axis is None else axis
-    return LogSoftmax(dim_index(dim, x.ndim, "log_softmax") if x.ndim else None)(x)
+    return LogSoftmax(dim_index(dim, x.shape, "log_softmax") if x.ndim else None)(x)
 

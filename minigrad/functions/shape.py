@@ -6,7 +6,7 @@ import math
 
 from minigrad import backend, config
 from minigrad.functions.dims import dim_index
-from minigrad.tensor import Function
+from minigrad.tensor import Function, ShapeError
 
 
 class Reshape(Function):
@@ -66,29 +66,22 @@ class Concat(Function):
 def reshape(x, shape):
     """Same elements, new shape; one entry may be -1 (inferred), as torch.reshape."""
     shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    try:
-        return Reshape(shape)(x)
-    except ValueError:
-        raise RuntimeError(
-            f"reshape: shape {list(shape)} is invalid for input of shape {tuple(x.shape)} ({math.prod(x.shape)} elements)"
-        ) from None
+    return x if x.shape == shape else Reshape(shape)(x)
 
 
 def permute(x, dims):
     dims = tuple(dims)
     if len(dims) != x.ndim:
-        raise RuntimeError(f"permute: got {len(dims)} dims {dims} for a tensor of shape {tuple(x.shape)} ({x.ndim} dims)")
-    dims = tuple(dim_index(d, x.ndim, "permute") for d in dims)
+        raise ShapeError(f"permute: got {len(dims)} dims {dims} for a tensor of shape {tuple(x.shape)} ({x.ndim} dims)")
+    dims = tuple(dim_index(d, x.shape, "permute") for d in dims)
     if len(set(dims)) != len(dims):
-        raise RuntimeError(f"permute: repeated dim in {dims}")
+        raise ShapeError(f"permute: repeated dim in {dims}")
     return Permute(dims)(x)
 
 
 def transpose(x, dim0, dim1):
     """Swap two dims (torch.transpose); negative dims count from the end."""
-    d0, d1 = dim_index(dim0, x.ndim, "transpose"), dim_index(dim1, x.ndim, "transpose")
+    d0, d1 = dim_index(dim0, x.shape, "transpose"), dim_index(dim1, x.shape, "transpose")
     if d0 == d1 or x.ndim < 2:
         return x
     dims = list(range(x.ndim))
@@ -97,7 +90,7 @@ def transpose(x, dim0, dim1):
 
 
 def unsqueeze(x, dim):
-    d = dim_index(dim, x.ndim + 1, "unsqueeze")
+    d = dim_index(dim, x.shape, "unsqueeze", extra=1)
     return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
 
@@ -105,16 +98,16 @@ def squeeze(x, dim=None):
     """Drop size-1 dims (all of them, or those in ``dim``; a named dim of another size stays)."""
     if dim is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
-    dims = {dim_index(d, x.ndim, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+    dims = {dim_index(d, x.shape, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
 
 
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, (1,))
-    start, end = dim_index(start_dim, x.ndim, "flatten"), dim_index(end_dim, x.ndim, "flatten")
+    start, end = dim_index(start_dim, x.shape, "flatten"), dim_index(end_dim, x.shape, "flatten")
     if start > end:
-        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {tuple(x.shape)})")
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {tuple(x.shape)})")
     return reshape(x, x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:])
 
 
@@ -122,22 +115,22 @@ def clone(x):
     return Clone()(x)
 
 
-def cat(tensors, dim=0):
+def cat(tensors, dim=0, *, op="cat"):
     """Join tensors along an existing dim (torch.cat); the shapes must agree elsewhere."""
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("cat: expected a non-empty list of tensors")
+        raise ShapeError(f"{op}: expected a non-empty list of tensors")
     first = tensors[0]
     for i, t in enumerate(tensors):
         if t.ndim == 0:
-            raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
+            raise ShapeError(f"{op}: zero-dimensional tensor (at position {i}) cannot be concatenated")
         if t.ndim != first.ndim:
-            raise RuntimeError(f"cat: tensors must have the same number of dims, got shapes {[tuple(t.shape) for t in tensors]}")
-    d = dim_index(dim, first.ndim, "cat")
+            raise ShapeError(f"{op}: tensors must have the same number of dims, got shapes {[tuple(t.shape) for t in tensors]}")
+    d = dim_index(dim, first.shape, op)
     for i, t in enumerate(tensors):
         if t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + first.shape[d + 1:]:
-            raise RuntimeError(
-                f"cat: sizes must match except in dim {dim}; got shapes {[tuple(t.shape) for t in tensors]} "
+            raise ShapeError(
+                f"{op}: sizes must match except in dim {dim}; got shapes {[tuple(t.shape) for t in tensors]} "
                 f"(tensor {i} differs)"
             )
     return Concat(d)(*tensors)
@@ -145,17 +138,17 @@ def cat(tensors, dim=0):
 
 def concat(tensors, dim=0, *, axis=None):
     """torch.concat, an alias of cat (``axis`` accepted as NumPy's spelling)."""
-    return cat(tensors, dim if axis is None else axis)
+    return cat(tensors, dim if axis is None else axis, op="concat")
 
 
 def stack(tensors, dim=0, *, axis=None):
     """Join equal-shape tensors along a new dim."""
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("stack: expected a non-empty list of tensors")
+        raise ShapeError("stack: expected a non-empty list of tensors")
     if len({tuple(t.shape) for t in tensors}) > 1:
-        raise RuntimeError(f"stack: all shapes must be equal, got {[tuple(t.shape) for t in tensors]}")
-    d = dim_index(dim if axis is None else axis, tensors[0].ndim + 1, "stack")
+        raise ShapeError(f"stack: all shapes must be equal, got {[tuple(t.shape) for t in tensors]}")
+    d = dim_index(dim if axis is None else axis, tensors[0].shape, "stack", extra=1)
     return Concat(d)(*[unsqueeze(t, d) for t in tensors])
 
 
@@ -166,17 +159,17 @@ def _narrow(x, dim, start, stop):
 
 def split(x, split_size_or_sections, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
-    d = dim_index(dim, x.ndim, "split")
+    d = dim_index(dim, x.shape, "split")
     n = x.shape[d] if x.ndim else 0
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         if size < 0 or (size == 0 and n > 0):
-            raise RuntimeError(f"split: split_size must be positive, got {size} for dim {dim} of size {n}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else []) if size else [0]
+            raise ShapeError(f"split: split_size must be positive, got {size} for dim {dim} of size {n}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if any(s < 0 for s in sizes) or sum(sizes) != n:
-            raise RuntimeError(
+            raise ShapeError(
                 f"split: split sizes {sizes} must be non-negative and sum exactly to {n}, "
                 f"the size of dim {dim} of the tensor of shape {tuple(x.shape)}"
             )
@@ -189,9 +182,9 @@ def split(x, split_size_or_sections, dim=0):
 def chunk(x, chunks, dim=0):
     """``chunks`` pieces of ceil(n / chunks) elements along ``dim`` (fewer when they run out)."""
     if chunks <= 0:
-        raise RuntimeError(f"chunk: chunks must be greater than 0, got {chunks}")
-    n = x.shape[dim_index(dim, x.ndim, "chunk")]
-    return split(x, max(-(-n // chunks), 1) if n else 0, dim)
+        raise ShapeError(f"chunk: chunks must be greater than 0, got {chunks}")
+    n = x.shape[dim_index(dim, x.shape, "chunk")]
+    return split(x, -(-n // chunks) if n else [0] * chunks, dim)
 
 
 def dropout(x, p=0.5, training=True):

@@ -4,7 +4,7 @@ import numpy as np
 from minigrad import backend
 from minigrad import functions as _ops
 from minigrad.functions import (  # noqa: F401  (re-exported for F.relu etc.)
-    dropout, gelu, linear, log_softmax, relu, sigmoid, silu, softmax, tanh,
+    dropout, gelu, linear, log_softmax, one_hot, relu, sigmoid, silu, softmax, tanh,
 )
 from minigrad.nn.attention import scaled_dot_product_attention  # noqa: F401
 from minigrad.nn.losses import _check_reduction, cross_entropy, nll_loss  # noqa: F401

@@ -101,7 +101,12 @@ def solve_newton_system(H, g, damping=0.0):
     A = H + damping * xp.eye(n, dtype=H.dtype)
     try:
         L = xp.linalg.cholesky(A)
-        ok = bool(xp.isfinite(L).all())  # CuPy returns NaN where NumPy raises
+        pivots = xp.diagonal(L) ** 2
+        # Cholesky of a singular matrix can "succeed" on a pivot that is pure rounding
+        # (2 - √2·√2 = 4e-16 for [[2, 2], [2, 2]]), and the step would be ~1e15. A pivot
+        # below n·ε·max|A_ii| is zero to working precision (the usual numerical-rank rule).
+        tiny = n * float(xp.finfo(A.dtype).eps) * float(xp.abs(xp.diagonal(A)).max())
+        ok = bool(xp.isfinite(L).all()) and float(pivots.min()) > tiny  # CuPy returns NaN where NumPy raises
     except np.linalg.LinAlgError:
         ok = False
     if not ok:
@@ -109,7 +114,7 @@ def solve_newton_system(H, g, damping=0.0):
         hint = (f"the quadratic model has no minimum; pass damping > {max(-smallest, 0.0):.3g}"
                 if damping == 0 else f"damping={damping} is too small; it must exceed {-smallest:.3g}")
         raise np.linalg.LinAlgError(
-            f"Newton: the {n}x{n} Hessian + damping*I is not positive definite "
+            f"Newton: the {n}x{n} Hessian + damping*I is singular or not positive definite "
             f"(smallest Hessian eigenvalue {smallest:.6g}, damping {damping}); {hint}"
         )
     y = xp.linalg.solve(L, g)        # L y = g

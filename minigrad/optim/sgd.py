@@ -27,11 +27,11 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=required, momentum=0.0, dampening=0.0, *,
                  nesterov=False, weight_decay=0.0, maximize=False):
-        if lr is not required and lr < 0.0:
+        if lr is not required and not 0.0 <= lr:  # also refuses NaN
             raise ValueError(f"SGD: invalid learning rate {lr}")
-        if momentum < 0.0:
+        if not 0.0 <= momentum:  # also refuses NaN, as PyTorch
             raise ValueError(f"SGD: invalid momentum {momentum}")
-        if weight_decay < 0.0:
+        if not 0.0 <= weight_decay:  # also refuses NaN, as PyTorch
             raise ValueError(f"SGD: invalid weight_decay {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(

@@ -70,7 +70,7 @@ def train(name, compressor, args, X, y):
             run.finish_step(ddp.parameters())
             assert_replicas_bitwise_equal(net, f"{name}, epoch {epoch} step {step}")
     syncs = args.epochs * steps_per_epoch
-    coordinates = sum(q.size for q in ddp.parameters())
+    coordinates = sum(q.numel() for q in ddp.parameters())
     itemsize = next(iter(ddp.parameters())).data.itemsize
     return {"initial_loss": initial_loss, "final_loss": loss_on(net, X, y), "syncs": syncs,
             "bytes_sent": [int(b[0]) for b in dist.all_gather(np.array([ddp.bytes_sent]))],
