@@ -58,6 +58,14 @@ def test_state_dict_roundtrip_carries_buffers_from_torch():
     assert ours.h[1].mask.numpy()[0, 0] == 7.0
 
 
+def test_non_strict_load_reports_missing_and_unexpected_keys_like_torch():
+    state = {"weight": np.zeros((2, 3)), "extra": np.zeros(1)}
+    ours = nn.Linear(3, 2).load_state_dict(state, strict=False)
+    theirs = torch.nn.Linear(3, 2).load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False)
+    assert ours.missing_keys == theirs.missing_keys == ["bias"]
+    assert ours.unexpected_keys == theirs.unexpected_keys == ["extra"]
+
+
 def test_apply_visits_children_before_parents_like_torch():
     seen, seen_t = [], []
     build_net(mg).apply(lambda m: seen.append(type(m).__name__))

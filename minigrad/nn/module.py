@@ -6,10 +6,13 @@ statistics, causal masks). ``parameters()`` and ``state_dict()`` then walk the
 model the same way PyTorch does, so weights copy across by name
 (``h.0.attn.c_attn.weight``).
 """
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 from minigrad import backend
 from minigrad.tensor import Tensor
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Parameter(Tensor):
@@ -219,7 +222,10 @@ class Module:
         return OrderedDict((name, Tensor(t.data)) for name, t in self._state_items())
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy values into the existing parameters and buffers (keeping their dtype and device)."""
+        """Copy values into the existing parameters and buffers (keeping their dtype and device).
+
+        Returns (missing_keys, unexpected_keys), as PyTorch; with strict=True either one is an error.
+        """
         own = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -237,6 +243,7 @@ class Module:
                 )
             xp = backend.get_array_module(p.data)
             p.data[...] = xp.asarray(backend.to_device(backend.to_numpy(data) if backend.device_of(p.data) == "cpu" else data, p.device), dtype=p.dtype)
+        return IncompatibleKeys(missing, unexpected)
 
     def __repr__(self):
         lines = [f"{type(self).__name__}({self.extra_repr()}"]
