@@ -29,6 +29,8 @@ CASES = {  # name: (q, k, v shapes, keyword arguments; a numpy mask becomes a te
     "scale": ([(2, 5, 4), (2, 6, 4), (2, 6, 3)], {"scale": 0.3}),
     "broadcast_batch": ([(1, 3, 5, 4), (2, 1, 6, 4), (2, 3, 6, 3)], {"is_causal": True}),
     "two_dims": ([(5, 4), (6, 4), (6, 3)], {}),
+    "grouped_query": ([(2, 6, 5, 4), (2, 3, 7, 4), (2, 3, 7, 2)], {"enable_gqa": True, "is_causal": True}),
+    "grouped_query_3d": ([(6, 5, 4), (2, 7, 4), (2, 7, 2)], {"enable_gqa": True}),
     "no_queries": ([(2, 0, 4), (2, 3, 4), (2, 3, 5)], {"is_causal": True}),
     "no_keys": ([(2, 3, 4), (2, 0, 4), (2, 0, 5)], {}),
     "empty_batch": ([(0, 3, 4), (0, 3, 4), (0, 3, 4)], {"is_causal": True}),
@@ -53,7 +55,8 @@ def test_sdpa_forward_and_gradients_vs_torch(name):
     check(shapes, _sdpa(kwargs), lib=True, double=False)  # against torch's fused CPU kernel
 
 
-@pytest.mark.parametrize("name", ["plain", "causal_square", "float_mask", "fully_masked_row", "broadcast_batch"])
+@pytest.mark.parametrize("name", ["plain", "causal_square", "float_mask", "fully_masked_row", "broadcast_batch",
+                                  "grouped_query"])
 def test_sdpa_double_backward_vs_torch(name):
     shapes, kwargs = CASES[name]
     # torch's fused kernel has no double backward; its reference ("math") kernel has
@@ -104,6 +107,7 @@ def test_sdpa_dropout_gradient_matches_the_same_mask_by_hand():
     ([(2, 5, 4), (2, 6, 4), (2, 6, 4)], {"attn_mask": np.zeros((5, 5), bool)}, r"attn_mask of shape \(5, 5\)"),
     ([(2, 5, 4), (2, 6, 4), (2, 6, 4)], {"attn_mask": np.zeros((5, 6), np.int64)}, "must be bool"),
     ([(2, 5, 4), (2, 6, 4), (2, 6, 4)], {"dropout_p": 1.5}, "dropout probability"),
+    ([(2, 6, 5, 4), (2, 4, 6, 4), (2, 4, 6, 4)], {"enable_gqa": True}, "must divide the number of heads"),
     ([(2, 5, 4), (2, 6, 4), (2, 6, 4)], {"attn_mask": np.ones((5, 6), bool), "is_causal": True},
      "attn_mask should not be set when is_causal=True"),
 ])

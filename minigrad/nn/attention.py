@@ -94,6 +94,18 @@ class ScaledDotProductAttention(Function):
         return gq, gk, gv, ops.sum_to(gs, bias.shape) if self.needs_grad[3] else None
 
 
+def _repeat_heads(x, heads):
+    """Grouped-query attention (Ainslie et al. 2023, sec. 2.2): each of the H key/value heads serves
+    heads/H query heads, i.e. (..., H, S, E) -> (..., heads, S, E) with every head repeated in place."""
+    h = x.shape[-3]
+    if heads % h:
+        raise RuntimeError(f"scaled_dot_product_attention: Number of heads in key and value ({h}) must divide "
+                           f"the number of heads in query ({heads})")
+    grouped = ops.unsqueeze(x, -3)  # (..., H, 1, S, E)
+    grouped = ops.expand(grouped, *x.shape[:-2], heads // h, *x.shape[-2:])  # (..., H, heads/H, S, E)
+    return ops.reshape(grouped, x.shape[:-3] + (heads,) + x.shape[-2:])
+
+
 def _check_inputs(query, key, value, attn_mask, dropout_p, is_causal):
     op = "scaled_dot_product_attention"
     if min(query.ndim, key.ndim, value.ndim) < 2:
@@ -135,10 +147,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     attn_mask: bool (True = may attend) or float (added to the scores), broadcastable to (..., L, S).
     is_causal: query i sees keys 0..i (lower-triangular, top-left aligned when L != S); giving it together
     with attn_mask is an error, as in PyTorch's reference implementation. dropout_p: dropout on the attention weights
-    (always applied when > 0: pass 0.0 in eval mode). scale: defaults to 1/√E.
+    (always applied when > 0: pass 0.0 in eval mode). scale: defaults to 1/√E. enable_gqa: key and value
+    may have fewer heads (dim -3) than query, each one shared by a group of query heads.
     """
-    if enable_gqa:
-        raise NotImplementedError("scaled_dot_product_attention: enable_gqa=True is not supported")
+    if enable_gqa and min(query.ndim, key.ndim, value.ndim) >= 3 and key.shape[-3] != query.shape[-3]:
+        key, value = _repeat_heads(key, query.shape[-3]), _repeat_heads(value, query.shape[-3])
     _check_inputs(query, key, value, attn_mask, dropout_p, is_causal)
     xp = backend.get_array_module(query.data)
     L, S = query.shape[-2], key.shape[-2]
