@@ -1,5 +1,6 @@
 """nn.init against torch.nn.init: gains and fans exactly, distributions by their bounds and statistics."""
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -74,6 +75,29 @@ def test_init_draws_torch_distribution(fn, kwargs, uniform, shape):
         np.testing.assert_allclose([ours.min(), ours.max()], [theirs.min(), theirs.max()], rtol=2e-3, atol=2e-3)
     if fn == "trunc_normal_":
         assert ours.min() >= kwargs["a"] and ours.max() <= kwargs["b"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("fn, kwargs, uniform", [i for i in INITS if i[0] not in ("uniform_", "normal_", "trunc_normal_")])
+def test_init_bounds_and_stds_equal_torch_exactly(fn, kwargs, uniform, shape):
+    """The (low, high) or (mean, std) each init hands to its sampler, recorded in both libraries."""
+    sampler = "uniform_" if uniform else "normal_"
+    seen, seen_t = [], []
+
+    def record_torch(tensor, a, b, generator=None):
+        seen_t.append((a, b))
+        return tensor
+
+    def record_ours(tensor, a, b, generator=None):
+        seen.append((a, b))
+        return tensor
+
+    with mock.patch.object(torch.Tensor, sampler, record_torch):
+        getattr(torch.nn.init, fn)(torch.zeros(*shape), **kwargs)
+    with mock.patch.object(nn.init, sampler, record_ours):
+        getattr(nn.init, fn)(mg.zeros(*shape), **kwargs)
+    assert len(seen) == len(seen_t) == 1
+    np.testing.assert_allclose(seen[0], seen_t[0], rtol=1e-15, atol=0)
 
 
 def test_trunc_normal_moments_match_the_closed_form():
