@@ -3,6 +3,8 @@
 Run: python benchmarks/bench_core.py   (prints a table; ratios < 1 mean minigrad is faster)
 Targets (issue 3): per-op overhead at most PyTorch's; the 64-64-10 MLP step faster
 than PyTorch; the 784-512-512-10 step within 1.10x of hand-written NumPy.
+Target (issue 11): causal attention forward+backward at (B=8, H=4, T=128, d=32) float32 within
+1.5x of ``torch.nn.functional.scaled_dot_product_attention`` on the CPU (same thread count).
 All timings are in one process, one thread, best of several repeats.
 """
 import os
@@ -114,14 +116,34 @@ def mlp_sizes_step(sizes, batch, number):
     return best_time(ours, number), best_time(theirs, number), best_time(numpy_by_hand, number)
 
 
+# ---- 4. causal scaled dot-product attention, forward + backward ---------
+def attention(B=8, H=4, T=128, d=32, number=20):
+    rng = np.random.default_rng(0)
+    q, k, v, g = (rng.standard_normal((B, H, T, d)).astype(np.float32) for _ in range(4))
+    qm, km, vm = (mg.tensor(a, requires_grad=True) for a in (q, k, v))
+    gm = mg.tensor(g)
+    qt, kt, vt = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    gt = torch.tensor(g)
+
+    def ours():
+        F.scaled_dot_product_attention(qm, km, vm, is_causal=True).backward(gm)
+
+    def theirs():
+        torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, is_causal=True).backward(gt)
+
+    return best_time(ours, number), best_time(theirs, number), None
+
+
 def main():
     rows = [("per-op fwd+bwd, tanh on 4 floats", *per_op()),
             ("MLP 64-64-10, batch 32, SGD step", *mlp_sizes_step([64, 64, 10], 32, 500)),
-            ("MLP 784-512-512-10, batch 128, SGD step", *mlp_sizes_step([784, 512, 512, 10], 128, 20))]
+            ("MLP 784-512-512-10, batch 128, SGD step", *mlp_sizes_step([784, 512, 512, 10], 128, 20)),
+            ("causal SDPA fwd+bwd (8,4,128,32) float32", *attention())]
     print(f"{'benchmark':42s} {'minigrad':>11s} {'PyTorch':>11s} {'NumPy':>11s} {'vs torch':>9s} {'vs NumPy':>9s}")
     for name, ours, theirs, by_hand in rows:
-        print(f"{name:42s} {ours * 1e6:9.1f}us {theirs * 1e6:9.1f}us {by_hand * 1e6:9.1f}us "
-              f"{ours / theirs:8.2f}x {ours / by_hand:8.2f}x")
+        numpy_cols = ("-", "-") if by_hand is None else (f"{by_hand * 1e6:9.1f}us", f"{ours / by_hand:8.2f}x")
+        print(f"{name:42s} {ours * 1e6:9.1f}us {theirs * 1e6:9.1f}us {numpy_cols[0]:>11s} "
+              f"{ours / theirs:8.2f}x {numpy_cols[1]:>9s}")
 
 
 if __name__ == "__main__":

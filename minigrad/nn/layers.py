@@ -1,8 +1,8 @@
-"""Layers with parameters (Linear, Embedding, LayerNorm) and activation modules.
+"""Layers with parameters (Linear, Embedding) and activation modules (LayerNorm lives in normalization.py).
 
 Initialisation follows PyTorch so a reader can compare numbers: Linear draws
 weight and bias from U(-1/√in, 1/√in) (what ``kaiming_uniform_(a=√5)`` reduces
-to), Embedding from N(0, 1), LayerNorm starts at weight 1, bias 0.
+to), Embedding from N(0, 1).
 """
 import math
 
@@ -49,24 +49,6 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}"
 
 
-class LayerNorm(Module):
-    """(x - mean) / √(var + eps) · weight + bias over the last dimensions (Ba et al. 2016)."""
-
-    def __init__(self, normalized_shape, eps=1e-5, dtype=None, device="cpu"):
-        super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        self.normalized_shape, self.eps = shape, eps
-        xp = backend.array_module(device)
-        self.weight = Parameter(xp.ones(shape, dtype=dtype or config.default_dtype))
-        self.bias = Parameter(xp.zeros(shape, dtype=dtype or config.default_dtype))
-
-    def forward(self, x):
-        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
-        centered = x - F.mean(x, axes, keepdims=True)
-        var = F.mean(centered * centered, axes, keepdims=True)  # biased, as in the paper and PyTorch
-        return centered / F.sqrt(var + self.eps) * self.weight + self.bias
-
-
 class ReLU(Module):
     def forward(self, x):
         return F.relu(x)
@@ -89,6 +71,11 @@ class GELU(Module):
 
     def forward(self, x):
         return F.gelu(x, self.approximate)
+
+
+class SiLU(Module):
+    def forward(self, x):
+        return F.silu(x)
 
 
 class Dropout(Module):
