@@ -137,7 +137,7 @@ def _accumulate_leaf(x, gx, borrowed):
         x.grad = gx if x.grad is None else x.grad + gx
         return
     if x.grad is None:
-        if gx.base is not None or not gx.flags.writeable or id(gx) in borrowed:
+        if gx.base is not None or not getattr(gx.flags, "writeable", True) or id(gx) in borrowed:  # CuPy: no such flag
             gx = gx.copy()  # a view or an array another leaf already holds: own a copy
         borrowed.add(id(gx))
         x.grad = Tensor(gx)
