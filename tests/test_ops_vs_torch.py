@@ -67,7 +67,7 @@ OPS = {
                       lambda x: F.cross_entropy(x, np.array([0, 3, 1, 1, 2, 0])), None, True),
     "mse_loss": ([(3, 4), (3, 4)], torch.nn.functional.mse_loss, F.mse_loss, None, True),
     "bce_with_logits": ([(3, 4)], lambda x: torch.nn.functional.binary_cross_entropy_with_logits(x, (x.detach() > 0.2).to(x.dtype) * 0.7),
-                        lambda x: F.binary_cross_entropy_with_logits(x, mg.tensor(((x.numpy() > 0.2) * 0.7).astype(x.dtype))), None, True),
+                        lambda x: F.binary_cross_entropy_with_logits(x, mg.tensor(((x.numpy() > 0.2) * 0.7).astype(x.dtype), device=x.device)), None, True),
 }
 
 

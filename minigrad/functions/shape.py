@@ -78,7 +78,7 @@ class ScatterAdd(Function):
             # flattened element positions is several times faster than on rows.
             row = gx[0].size
             rows = np.where(self.index < 0, self.index + gx.shape[0], self.index).reshape(-1, 1)
-            np.add.at(gx.reshape(-1), (rows * row + np.arange(row)).reshape(-1), gy.reshape(-1))
+            backend.scatter_add(gx.reshape(-1), (rows * row + np.arange(row)).reshape(-1), gy.reshape(-1))
         else:
             backend.scatter_add(gx, self.index, gy)
         return gx

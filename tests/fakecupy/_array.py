@@ -8,6 +8,7 @@ other device arrays or scalars) computes with NumPy and wraps the result again.
 import numpy as np
 
 SCALARS = (bool, int, float, complex, np.generic)
+METADATA_FUNCTIONS = {np.shape, np.ndim, np.size}
 
 
 class DeviceLeak(TypeError):
@@ -192,6 +193,8 @@ class ndarray:
         return wrap(ufunc(*unwrap(inputs, f"numpy.{ufunc.__name__}"), **kwargs))
 
     def __array_function__(self, func, types, args, kwargs):
+        if func in METADATA_FUNCTIONS:    # no data moves: CuPy answers these too
+            return func(*unwrap(args, func.__name__), **kwargs)
         raise DeviceLeak(f"numpy.{func.__name__} called on a device array: op code must use "
                          f"xp = backend.get_array_module(x) and call xp.{func.__name__}")
 
