@@ -65,11 +65,18 @@ class Flags:
         return getattr(self, names[name])
 
 
+OPERANDS = (np.ndarray,) + SCALARS     # anything else (a Tensor) gets its reflected operator
+
+
 def _binary(ufunc):
     def forward(self, other):
+        if not isinstance(other, OPERANDS + (ndarray,)):
+            return NotImplemented
         return wrap(ufunc(self._host, unwrap(other, f"ndarray {ufunc.__name__}")))
 
     def reflected(self, other):
+        if not isinstance(other, OPERANDS):
+            return NotImplemented
         return wrap(ufunc(unwrap(other, f"ndarray {ufunc.__name__}"), self._host))
 
     def in_place(self, other):
