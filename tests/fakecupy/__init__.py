@@ -118,8 +118,13 @@ def _to_device(obj, dtype, copy):
     if type(obj) is ndarray:
         return ndarray(np.array(obj._host, dtype=dtype, copy=copy))
     if isinstance(obj, (list, tuple)) and any(type(v) is ndarray for v in obj):
-        return ndarray(np.array([v._host if type(v) is ndarray else v for v in obj], dtype=dtype))
-    return ndarray(np.array(obj, dtype=dtype, copy=True))    # host -> device: always a new buffer
+        host = np.array([v._host if type(v) is ndarray else v for v in obj], dtype=dtype)
+    else:
+        host = np.array(obj, dtype=dtype, copy=True)    # host -> device: always a new buffer
+    if host.dtype == object:
+        raise ValueError(f"Unsupported dtype object: cupy.asarray got {type(obj).__name__} "
+                         "that NumPy could only store as Python objects")
+    return ndarray(host)
 
 
 def asarray(a, dtype=None, order=None):
