@@ -229,3 +229,19 @@ def test_tensor_to_cuda_and_back_is_differentiable():
     assert y.device == "cuda" and x.cuda().device == "cuda"
     (y * y).sum().cpu().backward()
     assert x.grad.device == "cpu" and x.grad.numpy().tolist() == [2.0, -4.0, 6.0]
+
+
+@pytest.mark.cuda
+def test_word2vec_queries_on_cuda_equal_the_same_vectors_on_cpu(tmp_path):
+    from minigrad.word2vec import KeyedVectors, Word2Vec, lee_corpus
+
+    model = Word2Vec(lee_corpus()[:60], vector_size=16, min_count=2, epochs=1, device="cuda")
+    wv = model.wv
+    host = KeyedVectors(wv.vector_size, wv.index_to_key, backend.to_numpy(wv.vectors))
+    words = wv.index_to_key[:3]
+    assert wv.most_similar(positive=words[:2], negative=words[2], topn=5) == \
+        host.most_similar(positive=words[:2], negative=words[2], topn=5)
+    assert wv.similarity(*words[:2]) == host.similarity(*words[:2])
+    np.testing.assert_array_equal(wv[words], host[words])
+    wv.save(tmp_path / "wv.npz")
+    np.testing.assert_array_equal(KeyedVectors.load(tmp_path / "wv.npz").vectors, host.vectors)
