@@ -150,9 +150,22 @@ def get_array_module(*args):
     return sys.modules[__name__] if any(type(a) is ndarray for a in args) else np
 
 
-def install(monkeypatch):
-    """Make ``import cupy`` (and cupyx) give this stand-in until ``monkeypatch`` undoes it."""
-    this = sys.modules[__name__]
-    for name, module in (("cupy", this), ("cupyx", cupyx), ("cupyx.scipy", cupyx.scipy),
-                         ("cupyx.scipy.special", cupyx.scipy.special)):
-        monkeypatch.setitem(sys.modules, name, module)
+def install(monkeypatch=None, with_nccl=True):
+    """Make ``import cupy`` (and cupyx) give this stand-in until ``monkeypatch`` undoes it.
+
+    Without ``monkeypatch`` (a script under mpiexec) it stays for the process.
+    ``with_nccl=False`` plays a CuPy built without NCCL.
+    """
+    modules = {"cupy": sys.modules[__name__], "cupy.cuda": cuda, "cupyx": cupyx,
+               "cupyx.scipy": cupyx.scipy, "cupyx.scipy.special": cupyx.scipy.special}
+    if with_nccl:
+        modules["cupy.cuda.nccl"] = cuda.nccl
+    for name, module in modules.items():
+        if monkeypatch is None:
+            sys.modules[name] = module
+        else:
+            monkeypatch.setitem(sys.modules, name, module)
+    if monkeypatch is None:
+        cuda.nccl.available = with_nccl
+    else:
+        monkeypatch.setattr(cuda.nccl, "available", with_nccl)

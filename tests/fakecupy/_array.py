@@ -50,6 +50,21 @@ def _index(key):
     return key
 
 
+def _cuda():
+    from fakecupy import cuda
+    return cuda
+
+
+class MemoryPointer:
+    """``ndarray.data``: where the array starts in device memory (``ptr``), as NCCL takes it."""
+
+    def __init__(self, host):
+        self.ptr = _cuda().nccl.register(host)
+
+
+MemoryPointer.__module__ = "cupy.cuda.memory"
+
+
 class Flags:
     """CuPy's flags: contiguity and ownership only (no ``writeable``: device arrays are always writable)."""
 
@@ -123,7 +138,8 @@ class ndarray:
     T = property(lambda self: ndarray(self._host.T))
     real = property(lambda self: ndarray(self._host.real))
     imag = property(lambda self: ndarray(self._host.imag))
-    device = property(lambda self: "fakecupy device 0")
+    device = property(lambda self: _cuda().Device())
+    data = property(lambda self: MemoryPointer(self._host))
 
     # --- the explicit ways to the host that CuPy offers
     def get(self, stream=None, order="C", out=None):

@@ -1,8 +1,19 @@
-"""``cupy.cuda`` of the stand-in: one pretend device; streams and synchronisation do nothing.
+"""``cupy.cuda`` of the stand-in: pretend devices; streams and synchronisation do nothing.
 
 As nothing here is asynchronous, a missing ``synchronize`` cannot be caught.
+``FAKECUPY_DEVICES`` (default 1) sets the device count; every array is on the
+current device (arrays do not remember where they were made).
 """
+import os
 import types
+
+from fakecupy import nccl
+
+_current = 0
+
+
+def _device_count():
+    return int(os.environ.get("FAKECUPY_DEVICES", "1"))
 
 
 class Stream:
@@ -27,15 +38,20 @@ Stream.null = Stream(null=True)
 
 
 class Device:
-    """Device 0, the only one (``Device(1)`` raises as CuPy does on a one-GPU machine)."""
+    """A device ordinal; one that does not exist raises as in CuPy."""
 
     def __init__(self, device=None):
-        self.id = 0 if device is None else int(device)
-        if self.id != 0:
-            raise RuntimeError(f"cudaErrorInvalidDevice: invalid device ordinal {self.id} (fakecupy has 1 device)")
+        self.id = _current if device is None else int(device)
+        if not 0 <= self.id < _device_count():
+            raise RuntimeError(f"cudaErrorInvalidDevice: invalid device ordinal {self.id} "
+                               f"(fakecupy has {_device_count()})")
 
     def use(self):
-        pass
+        global _current
+        _current = self.id
+
+    def __eq__(self, other):
+        return isinstance(other, Device) and other.id == self.id
 
     def synchronize(self):
         pass
@@ -52,11 +68,11 @@ def get_current_stream():
 
 
 def get_device_id():
-    return 0
+    return _current
 
 
 def synchronize():
     pass
 
 
-runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=synchronize)
+runtime = types.SimpleNamespace(getDeviceCount=_device_count, deviceSynchronize=synchronize)
