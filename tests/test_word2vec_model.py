@@ -110,7 +110,7 @@ def test_wordsim353_spearman_within_005_of_gensim_on_lee(lee):
     assert abs(np.mean(ours) - np.mean(theirs)) <= 0.05
 
 
-@pytest.mark.cuda
+@pytest.mark.gpu
 def test_word2vec_trains_on_cuda_to_cpu_quality(lee):
     cupy = pytest.importorskip("cupy")
     from minigrad import backend
