@@ -245,3 +245,21 @@ def test_word2vec_queries_on_cuda_equal_the_same_vectors_on_cpu(tmp_path):
     np.testing.assert_array_equal(wv[words], host[words])
     wv.save(tmp_path / "wv.npz")
     np.testing.assert_array_equal(KeyedVectors.load(tmp_path / "wv.npz").vectors, host.vectors)
+
+
+@pytest.mark.cuda
+def test_gradcheck_and_hessian_work_on_cuda():
+    x = mg.tensor([0.3, -1.2, 2.0], dtype=np.float64, device="cuda", requires_grad=True)
+    assert mg.autograd.gradcheck(lambda t: (t.tanh() * t).sum(), [x])
+    H = mg.autograd.functional.hessian(lambda t: (t ** 3).sum(), x)
+    assert H.device == "cuda"
+    np.testing.assert_allclose(H.numpy(), np.diag(6 * x.numpy()), rtol=1e-12)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("seed_device", ["cpu", "cuda"])
+def test_backward_from_a_seed_on_the_wrong_device_names_both(seed_device):
+    out_device = "cuda" if seed_device == "cpu" else "cpu"
+    y = mg.tensor([1.0, 2.0], device=out_device, requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match=f"grad is on {seed_device} but the output is on {out_device}"):
+        y.backward(mg.ones(2, device=seed_device))

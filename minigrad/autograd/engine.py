@@ -67,6 +67,8 @@ def _root_grad(root, grad, op):
     data = grad.data if isinstance(grad, Tensor) else grad
     if tuple(data.shape) != tuple(root.shape):
         raise RuntimeError(f"{op}: grad has shape {tuple(data.shape)} but the output has shape {tuple(root.shape)}")
+    if backend.device_of(data) != root.device:
+        raise RuntimeError(f"{op}: grad is on {backend.device_of(data)} but the output is on {root.device}")
     if isinstance(grad, Tensor) and grad.requires_grad:
         return grad  # part of a graph: keep it (create_graph use)
     return data.astype(root.dtype, copy=True)
