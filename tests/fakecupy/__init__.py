@@ -6,10 +6,12 @@ CuPy. A slip (``np.add.at`` on what may be a device array, a host mask
 multiplied into a device tensor, ``np.asarray`` of a device array) passes every
 CPU test and fails, or silently moves data to the host, on the first GPU. No
 GPU has been lent to this project's CI, so this package plays CuPy's part:
-``install(monkeypatch)`` puts it in ``sys.modules`` as ``cupy``, ``cupyx``,
-``cupyx.scipy`` and ``cupyx.scipy.special`` for one test, and the tests marked
-``cuda`` (among them the ``device`` fixture's "cuda" case) run on it whenever
-CuPy sees no real GPU (tests/conftest.py). It is never imported by minigrad.
+``install(monkeypatch)`` puts it in ``sys.modules`` as ``cupy``, ``cupy.cuda``,
+``cupy.cuda.nccl``, ``cupyx``, ``cupyx.scipy`` and ``cupyx.scipy.special`` for
+one test (``install()``: for the whole process, as scripts under mpiexec do).
+The tests marked ``cuda`` (among them the ``device`` fixture's "cuda" case)
+run on it whenever CuPy sees no real GPU (tests/conftest.py). It is never
+imported by minigrad.
 
 What it models. Its ``ndarray`` holds a NumPy array the rest of the program
 cannot reach, in a class NumPy does not know, whose ``type().__module__`` is
@@ -24,6 +26,8 @@ cannot reach, in a class NumPy does not know, whose ``type().__module__`` is
   and NumPy scalars mix freely; host arrays and lists are accepted as indices,
   as CuPy copies them to the device;
 * reductions and scalar indexing return 0-d device arrays, not NumPy scalars;
+  ``flags`` has only CuPy's three fields (no ``writeable``);
+  ``np.shape``/``np.ndim``/``np.size`` answer, as no data moves;
 * NumPy ufuncs called directly (``np.exp(x)``) work on device arrays, as CuPy
   dispatches them; ufunc methods (``np.add.at``, ``np.add.reduce``...) and
   every other NumPy function (``np.where``, ``np.concatenate``...) applied to a
@@ -38,7 +42,10 @@ cannot reach, in a class NumPy does not know, whose ``type().__module__`` is
   memory, so code that reads memory it did not write fails here as it would,
   by chance, on a GPU; ``cupyx.scatter_add``, ``cupyx.scipy.special.erf``,
   ``cuda.Stream``/``Device``/``synchronize`` (no-ops) and
-  ``cuda.runtime.getDeviceCount()`` (1) are there.
+  ``cuda.runtime.getDeviceCount()`` (``FAKECUPY_DEVICES``, default 1) are there;
+* ``cuda.nccl`` keeps NCCL's calling convention (raw pointers from ``.data.ptr``,
+  element counts, dtype and op codes, a shared unique id) and checks every
+  pointer and count before MPI does the collective (fakecupy/nccl.py).
 
 What it proves: every code path a test drives with ``device="cuda"`` keeps
 device data on the device, and uses only functions that exist in the module
@@ -48,7 +55,7 @@ numbers are NumPy's, so float32 reductions, matmuls, ``exp`` etc. agree with the
 CPU path bit for bit where a GPU would differ in the last bits; it says nothing
 of speed, memory, kernel launches, streams or asynchrony (synchronize does
 nothing, so a missing synchronize goes unnoticed), nothing of CUDA-aware MPI or
-NCCL, and nothing of CuPy functions that exist but behave differently from
+of NCCL's own transfers, and nothing of CuPy functions that exist but behave differently from
 NumPy's. It models CuPy only as far as minigrad uses it: a function or method
 it lacks may well exist in CuPy (add it here when minigrad starts using it).
 Code paths that no ``cuda`` test drives are not checked at all.

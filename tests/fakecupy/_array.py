@@ -7,6 +7,8 @@ other device arrays or scalars) computes with NumPy and wraps the result again.
 """
 import numpy as np
 
+from fakecupy import cuda, nccl
+
 SCALARS = (bool, int, float, complex, np.generic)
 METADATA_FUNCTIONS = {np.shape, np.ndim, np.size}
 
@@ -50,16 +52,11 @@ def _index(key):
     return key
 
 
-def _cuda():
-    from fakecupy import cuda
-    return cuda
-
-
 class MemoryPointer:
     """``ndarray.data``: where the array starts in device memory (``ptr``), as NCCL takes it."""
 
     def __init__(self, host):
-        self.ptr = _cuda().nccl.register(host)
+        self.ptr = nccl.register(host)
 
 
 MemoryPointer.__module__ = "cupy.cuda.memory"
@@ -95,6 +92,8 @@ def _binary(ufunc):
         return wrap(ufunc(unwrap(other, f"ndarray {ufunc.__name__}"), self._host))
 
     def in_place(self, other):
+        if not isinstance(other, OPERANDS + (ndarray,)):
+            return NotImplemented
         ufunc(self._host, unwrap(other, f"ndarray {ufunc.__name__}="), out=self._host)
         return self
 
@@ -138,7 +137,7 @@ class ndarray:
     T = property(lambda self: ndarray(self._host.T))
     real = property(lambda self: ndarray(self._host.real))
     imag = property(lambda self: ndarray(self._host.imag))
-    device = property(lambda self: _cuda().Device())
+    device = property(lambda self: cuda.Device())
     data = property(lambda self: MemoryPointer(self._host))
 
     # --- the explicit ways to the host that CuPy offers
@@ -262,11 +261,10 @@ class ndarray:
     def __invert__(self):
         return ndarray(~self._host)
 
-    for _name in DEVICE_METHODS:
-        locals()[_name] = _method(_name)
-    del _name
 
-
+for _name in DEVICE_METHODS:
+    setattr(ndarray, _name, _method(_name))
+del _name
 # minigrad's backend recognises CuPy arrays by the module their type comes from
 ndarray.__module__ = "cupy"
 ndarray.__qualname__ = ndarray.__name__ = "ndarray"
