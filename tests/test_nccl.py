@@ -54,4 +54,6 @@ def test_nccl_is_not_offered_host_arrays_or_dtypes_it_lacks(monkeypatch):
 @pytest.mark.parametrize("mode,p", [("nccl", 2), ("nccl", 3), ("no-nccl", 2), ("shared-gpu", 2)])
 def test_gpu_collectives_on_the_stand_in_equal_the_mpi_path(mode, p):
     """check_cupy.py: auto (NCCL or staged), mpi and ring agree with exact sums; the right path is taken."""
-    assert_every_rank_says(run_mpi("check_nccl_stand_in.py", p, mode, timeout=60), p, f"{mode} ok")
+    result = run_mpi("check_nccl_stand_in.py", p, mode, timeout=60)
+    assert_every_rank_says(result, p, f"{mode} ok")
+    assert ("so NCCL is not used" in result.stderr) == (mode == "shared-gpu"), result.stderr

@@ -8,22 +8,26 @@ module answers False (and MPI does the work: CUDA-aware, or staged through host
 memory, see buffers.py) when CuPy has no NCCL, for dtypes NCCL lacks, or when
 the ranks cannot all use it.
 
-Setting up (once per process, on the first CuPy collective; every rank takes part):
+One GPU per process: a script calls ``select_local_device()`` first thing,
+before it allocates on the GPU. That makes GPU ``local rank % GPU count`` the
+current device, the *local rank* being this process's index among those on
+its machine. The launcher tells it: ``MPI_LOCALRANKID`` (MPICH/Intel MPI's
+Hydra), ``OMPI_COMM_WORLD_LOCAL_RANK`` (Open MPI), ``MV2_COMM_WORLD_LOCAL_RANK``
+(MVAPICH2), ``SLURM_LOCALID`` (srun). Without any, COMM_WORLD is split into one
+communicator per shared-memory node (``MPI_Comm_split_type`` with
+``MPI_COMM_TYPE_SHARED``), and the rank inside it is the local rank.
 
-1. One GPU per process: the *local rank* (this process's index among those on
-   its machine) modulo the machine's GPU count. The launcher tells it:
-   ``MPI_LOCALRANKID`` (MPICH/Intel MPI's Hydra), ``OMPI_COMM_WORLD_LOCAL_RANK``
-   (Open MPI), ``MV2_COMM_WORLD_LOCAL_RANK`` (MVAPICH2), ``SLURM_LOCALID``
-   (srun). Without any, COMM_WORLD is split into one communicator per
-   shared-memory node (``MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)``) and the
-   rank inside it is the local rank. Call ``select_local_device()`` before
-   allocating anything on the GPU, so that the arrays live where NCCL expects.
-2. The ranks agree, with one MPI all-reduce of a flag, whether NCCL is usable
-   everywhere: CuPy has ``cupy.cuda.nccl`` and no two ranks of one machine
-   share a GPU (NCCL refuses that). If any rank says no, every rank stays on
-   MPI: a mix would hang.
-3. Rank 0 draws NCCL's unique id (128 bytes), MPI broadcasts it, and every
-   rank joins the NCCL communicator with (world size, id, its MPI rank).
+Setting up happens once per process, on the first CuPy collective, and every
+rank takes part:
+
+1. The ranks agree, with one MPI all-reduce of a flag, whether NCCL is usable
+   everywhere: CuPy has ``cupy.cuda.nccl``, and no two ranks of one machine
+   hold their arrays on the same GPU (NCCL refuses that; it happens when the
+   script did not call ``select_local_device``). If any rank says no, every
+   rank stays on MPI, with a warning: a mix would hang.
+2. Rank 0 draws NCCL's unique id (128 bytes), MPI broadcasts it, and every
+   rank joins the NCCL communicator with (world size, id, its MPI rank), on
+   the GPU that holds its array.
 
 NCCL kernels are queued on CuPy's current stream, behind the kernels that
 computed the array, so nothing needs to wait before the call; later kernels on
@@ -32,6 +36,7 @@ kernel's output). Traffic is counted as the ring would send it, as for MPI's
 own collectives (comm.py).
 """
 import os
+import warnings
 
 from minigrad import backend
 from minigrad.distributed.buffers import check_agreement
@@ -83,7 +88,6 @@ def select_local_device():
     cupy = backend.array_module("cuda")
     device = local_rank(world()) % cupy.cuda.runtime.getDeviceCount()
     cupy.cuda.Device(device).use()
-    _state.device = device
     return device
 
 
@@ -97,17 +101,23 @@ def _nccl_module():
     return nccl if getattr(nccl, "available", True) else None
 
 
-def _setup():
-    """Steps 1-3 of the module docstring; returns whether every rank uses NCCL."""
+def _setup(array):
+    """Steps 1-2 of the module docstring; returns whether every rank uses NCCL."""
     comm, MPI = world(), _world.MPI
     nccl = _nccl_module()
-    device = select_local_device() if nccl is not None else -1
+    device = array.device.id
     placements = comm.allgather((MPI.Get_processor_name(), device))
-    shared = len(set(placements)) < len(placements)        # two ranks on one GPU
+    shared = len(set(placements)) < len(placements)
     _state.usable = comm.allreduce(int(nccl is not None and not shared), op=MPI.MIN) == 1
     if _state.usable:
         uid = comm.bcast(nccl.get_unique_id() if _world.rank == 0 else None, root=0)
-        _state.communicator = nccl.NcclCommunicator(_world.size, uid, _world.rank)
+        with backend.get_array_module(array).cuda.Device(device):
+            _state.communicator = nccl.NcclCommunicator(_world.size, uid, _world.rank)
+        _state.device = device
+    elif shared and _world.rank == 0:
+        warnings.warn("minigrad.distributed: ranks on one machine hold their arrays on the same GPU "
+                      f"(host, GPU per rank: {placements}), so NCCL is not used; call "
+                      "minigrad.distributed.nccl.select_local_device() before allocating", RuntimeWarning)
     _state.decided = True
     return _state.usable
 
@@ -120,13 +130,12 @@ def _takes(array):
 
 def _launch(collective, array):
     """The communicator, the NCCL module and a stream pointer, after the one-time setup."""
-    if not (_state.decided or _setup()) or not _state.usable:
+    if not (_state.decided or _setup(array)) or not _state.usable:
         return None
     if array.device.id != _state.device:
         raise RuntimeError(
             f"{collective}: the array is on GPU {array.device.id} but this rank's NCCL communicator "
-            f"drives GPU {_state.device} (local rank {local_rank(world())}); call "
-            "minigrad.distributed.nccl.select_local_device() before allocating on the GPU")
+            f"drives GPU {_state.device}; keep every array of a rank on one GPU")
     cupy = backend.get_array_module(array)
     return _state.communicator, _nccl_module(), cupy.cuda.get_current_stream().ptr
 

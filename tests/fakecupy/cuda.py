@@ -57,9 +57,13 @@ class Device:
         pass
 
     def __enter__(self):
+        global _current
+        self._previous, _current = _current, self.id
         return self
 
     def __exit__(self, *exc):
+        global _current
+        _current = self._previous
         return False
 
 

@@ -11,7 +11,9 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.distributed as dist
+from minigrad.distributed.nccl import select_local_device
 
+select_local_device()                                    # one GPU per rank, before any allocation
 p, rank = dist.get_world_size(), dist.get_rank()
 for n in (0, 1, p + 1, 1_000_003):
     for algorithm in (None, "mpi", "ring"):
