@@ -166,7 +166,7 @@ def test_optimizer_and_model_state_round_trip_on_cuda(tmp_path):
     again.load_state_dict(loaded["opt"])
     for p, q, saved in zip(params, fresh, loaded["params"]):
         q.data[...] = saved.to("cuda").data            # minigrad.load gives Tensors on the CPU
-        p.grad, q.grad = mg.ones(*p.shape, device="cuda"), mg.ones(*p.shape, device="cuda")
+        p.grad, q.grad = (mg.ones(*p.shape, dtype=p.dtype, device="cuda") for _ in range(2))
     opt.step()
     again.step()
     for p, q in zip(params, fresh):
