@@ -263,3 +263,17 @@ def test_backward_from_a_seed_on_the_wrong_device_names_both(seed_device):
     y = mg.tensor([1.0, 2.0], device=out_device, requires_grad=True) * 2
     with pytest.raises(RuntimeError, match=f"grad is on {seed_device} but the output is on {out_device}"):
         y.backward(mg.ones(2, device=seed_device))
+
+
+@pytest.mark.cuda
+def test_random_graphs_on_cuda_match_torch():
+    """The differential fuzzer's programs (tests/autograd_fuzz.py) on "cuda": backward x2, grad, double backward."""
+    import random
+
+    from autograd_fuzz import build_program, describe, run_program
+
+    rng = random.Random(19)
+    for seed in range(300):
+        leaf_shapes, steps = build_program(rng.choice)
+        problems = run_program(leaf_shapes, steps, seed, device="cuda")
+        assert not problems, describe(leaf_shapes, steps) + f"\nseed {seed}\n" + "\n".join(problems)
