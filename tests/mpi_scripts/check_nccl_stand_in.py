@@ -29,9 +29,10 @@ rank = dist.get_rank()
 used = set(fakecupy.cuda.nccl.calls)
 expected = {"allReduce", "bcast", "allGather"} if mode == "nccl" else set()
 assert used == expected, f"rank {rank}: NCCL calls {used}, expected {expected}"
-if mode == "nccl":
-    assert fakecupy.cuda.get_device_id() == int(os.environ["MPI_LOCALRANKID"])   # one GPU per local rank
 launcher_says = nccl.local_rank(world())
-del os.environ["MPI_LOCALRANKID"]            # now the shared-memory split must find the same
+if mode == "nccl":
+    assert fakecupy.cuda.get_device_id() == launcher_says      # one GPU per local rank
+for name in nccl.LOCAL_RANK_VARIABLES:       # now the shared-memory split must find the same
+    os.environ.pop(name, None)
 assert nccl.local_rank(world()) == launcher_says, "local rank from MPI_Comm_split_type differs"
 print(f"rank {rank}: {mode} ok", flush=True)
