@@ -64,8 +64,8 @@ import sys
 
 import numpy as np
 
-from fakecupy import cuda, linalg, random
-from fakecupy._array import SCALARS, DeviceLeak, ndarray, unwrap, wrap
+from fakecupy import cuda, linalg, random  # cupy.cuda, cupy.linalg, cupy.random
+from fakecupy._array import DeviceLeak, ndarray, unwrap, wrap
 from fakecupy import cupyx
 
 __all__ = ["ndarray", "DeviceLeak", "install", "asarray", "array", "asnumpy", "get_array_module"]
