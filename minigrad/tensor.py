@@ -169,6 +169,8 @@ def _promote(inputs):
 
 def _as_array(y, ref):
     """NumPy returns 0-d results as scalars; make them arrays again."""
+    if backend.is_cupy_array(y):  # already a device array (ToDevice from the CPU)
+        return y
     return backend.get_array_module(ref.data).asarray(y)
 
 

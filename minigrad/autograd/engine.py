@@ -67,6 +67,8 @@ def _root_grad(root, grad, op):
     data = grad.data if isinstance(grad, Tensor) else grad
     if tuple(data.shape) != tuple(root.shape):
         raise RuntimeError(f"{op}: grad has shape {tuple(data.shape)} but the output has shape {tuple(root.shape)}")
+    if backend.device_of(data) != root.device:
+        raise RuntimeError(f"{op}: grad is on {backend.device_of(data)} but the output is on {root.device}")
     if isinstance(grad, Tensor) and grad.requires_grad:
         return grad  # part of a graph: keep it (create_graph use)
     return data.astype(root.dtype, copy=True)
@@ -137,7 +139,7 @@ def _accumulate_leaf(x, gx, borrowed):
         x.grad = gx if x.grad is None else x.grad + gx
         return
     if x.grad is None:
-        if gx.base is not None or not gx.flags.writeable or id(gx) in borrowed:
+        if gx.base is not None or not getattr(gx.flags, "writeable", True) or id(gx) in borrowed:  # CuPy: no such flag
             gx = gx.copy()  # a view or an array another leaf already holds: own a copy
         borrowed.add(id(gx))
         x.grad = Tensor(gx)

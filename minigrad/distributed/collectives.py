@@ -36,6 +36,7 @@ import os
 import numpy as np
 
 from minigrad import backend
+from minigrad.distributed import nccl
 from minigrad.distributed.buffers import check_agreement, mpi_buffer, raw_array, write_back
 from minigrad.distributed.comm import _world, get_world_size, init, traffic, world
 from minigrad.distributed.ring import ring_reduce
@@ -82,6 +83,8 @@ def all_reduce(x, op="sum", algorithm=None, check=True):
         init()
     if _world.size == 1:
         return x
+    if algorithm is None and type(array) is not np.ndarray and nccl.all_reduce(array, op, check):
+        return x    # a CuPy array, and every rank has NCCL
     algorithm = choose_algorithm(array.nbytes, algorithm)
     if check:
         check_agreement(_world.comm, "all_reduce", length=array.size, dtype=array.dtype, op=op,
@@ -121,7 +124,7 @@ def broadcast(x, src=0, check=True):
     p = get_world_size()
     if not (isinstance(src, (int, np.integer)) and 0 <= src < p):
         raise ValueError(f"broadcast: src must be a rank in [0, {p}), got {src!r}")
-    if p == 1:
+    if p == 1 or nccl.broadcast(array, src, check):
         return x
     comm = _world.comm
     if check:
@@ -141,6 +144,8 @@ def all_gather(x, check=True):
     p = get_world_size()
     if p == 1:
         pieces = [array.copy()]
+    elif (gathered := nccl.all_gather(array, check)) is not None:    # CuPy arrays over NCCL
+        pieces = [gathered[k] for k in range(p)]
     else:
         comm = _world.comm
         if check:
