@@ -10,8 +10,9 @@
 # # 00 · A tour of minigrad
 #
 # minigrad is a small deep-learning framework written from scratch on NumPy (CPU) and CuPy (GPU).
-# Everything that matters is a few hundred lines of Python you can read top to bottom, and every
-# technique is checked against closed-form math and against PyTorch. This first lesson is the tour:
+# The core that everything else rests on — `Tensor`, every op, the backward pass and the NumPy/CuPy
+# switch — is under two thousand lines of Python you can read top to bottom (section 4 counts them),
+# and every technique is checked against closed-form math and against PyTorch. This first lesson is the tour:
 #
 # 1. installing it and running the tests,
 # 2. tensors: how to make them and which dtype they get,
@@ -31,12 +32,18 @@
 # | command | what it does |
 # |---|---|
 # | `make demo` | `python -m minigrad.examples.demo`: a short training run on built-in data, side by side with the same run in PyTorch |
-# | `make test` | the whole test suite: unit tests, MPI tests and **every lesson notebook**, this one included (`pytest --nbmake lessons`) |
-# | `make lab`  | opens these lessons in Jupyter Lab |
+# | `make test` | the whole test suite: unit tests, MPI tests and **every lesson**, this one included (`tests/test_lessons.py` runs each as a notebook) |
+# | `make lab`  | opens these lessons in JupyterLab |
+#
+# Each lesson is a plain-text file, `lessons/NN_topic.py`, in Jupytext's "percent" format: `# %%`
+# starts a code cell, `# %% [markdown]` a text cell. JupyterLab opens it as a notebook (through
+# Jupytext, in the `lessons` extra) and saves it back as the same script, so the repository never
+# stores outputs and `git diff` shows only real edits. It also runs as a plain script:
+# `MPLBACKEND=Agg python lessons/00_tour.py`.
 #
 # The only runtime dependency is NumPy. The extras — `gpu` (CuPy), `mpi` (mpi4py + MPICH),
-# `test` (pytest, PyTorch, gensim, ...) and `lessons` (Jupyter, matplotlib) — are imported only
-# by the code that needs them. The CHECK at the end of this notebook verifies that
+# `test` (pytest, PyTorch, gensim, ...) and `lessons` (Jupyter, Jupytext, matplotlib) — are imported
+# only by the code that needs them. The CHECK at the end of this lesson verifies that
 # `import minigrad` really pulls in nothing but NumPy.
 
 # %%
@@ -194,10 +201,10 @@ else:
 # The package is layered; imports only point down, so you can read it from the bottom up:
 #
 # ```
-# lessons/*.ipynb, minigrad/examples/*      the reader's entry points
+# lessons/*.py, minigrad/examples/*         the reader's entry points
 # minigrad/word2vec/   minigrad/distributed/   minigrad/compress/
 # minigrad/optim/      minigrad/nn/
-# minigrad/tensor.py + minigrad/functions/ + minigrad/autograd.py
+# minigrad/tensor.py + minigrad/functions/ + minigrad/autograd/
 # minigrad/backend.py                        numpy | cupy, device strings
 # ```
 #
@@ -217,17 +224,27 @@ else:
 #
 # `optim/`, `compress/`, `distributed/` and `word2vec/` each get their own lessons; this one only
 # uses the core. The cell below lists the files of the installed package with their number of
-# lines — each one is short enough to read in a sitting.
+# lines — each one is short enough to read in a sitting — and adds up the core: `tensor.py`,
+# `functions/`, `autograd/`, `backend.py` and `config.py`.
+#
+# **CHECK** — the claim at the top of this lesson: the core is under 2,000 lines.
 
 # %%
 package = Path(mg.__file__).parent
-folders = {}
+core = ["tensor.py", "backend.py", "config.py", "functions/", "autograd/"]
+folders, core_lines, all_lines = {}, 0, 0
 for path in sorted(package.rglob("*.py")):
     lines = len(path.read_text(encoding="utf-8").splitlines())
+    relative = path.relative_to(package).as_posix()
+    all_lines += lines
+    if relative in core or relative.split("/")[0] + "/" in core:
+        core_lines += lines
     folder = str(path.parent.relative_to(package.parent)) + "/"
     folders.setdefault(folder, []).append(f"{path.stem} ({lines})")
 for folder, files in folders.items():
     print(f"{folder:22s}", ", ".join(files))
+print(f"core: {core_lines} lines; whole package: {all_lines} lines")
+assert 0 < core_lines < 2000, core_lines
 
 # %% [markdown]
 # ## 5 · A first training loop: linear regression
@@ -352,3 +369,69 @@ probe = f"import sys, minigrad; print(','.join(m for m in {optional!r} if m in s
 result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
 assert result.stdout.strip() == "", f"import minigrad pulled in: {result.stdout.strip()}"
 print("import minigrad loads only numpy: OK")
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise cell ships with a working answer so the lesson runs from top to bottom. Replace it
+# with your own and run the check below it: the check compares your answer with an independent
+# reference and fails on a wrong one.
+#
+# **Exercise 1 — the gradient by hand.** Write `mse_gradient(w, b, X, y)` returning
+# $(\nabla_w \ell, \nabla_b \ell)$ for $\ell = \frac1n \sum_i (x_i^\top w + b - y_i)^2$ as NumPy arrays
+# (shapes `(2,)` and `()`), using only NumPy.
+
+# %%
+def mse_gradient(w, b, X, y):
+    residual = X @ w + b - y                        # (n,)
+    return 2 / len(y) * X.T @ residual, 2 / len(y) * residual.sum()
+
+
+# %% [markdown]
+# **Check 1** — at a random point, your gradient equals what minigrad's autograd computes for
+# `F.mse_loss(net(X), y)`.
+
+# %%
+check_rng = np.random.default_rng(1)
+w0, b0 = check_rng.standard_normal(2), check_rng.standard_normal()
+probe_net = nn.Linear(2, 1, dtype=np.float64)
+probe_net.weight.data[...] = w0
+probe_net.bias.data[...] = b0
+F.mse_loss(probe_net(X), y).backward()
+gw, gb = mse_gradient(w0, b0, features, labels.ravel())
+np.testing.assert_allclose(gw, probe_net.weight.grad.numpy().ravel(), rtol=1e-10)
+np.testing.assert_allclose(gb, probe_net.bias.grad.numpy()[0], rtol=1e-10)
+print("exercise 1: OK")
+
+# %% [markdown]
+# **Exercise 2 — how large can the step be?** Full-batch gradient descent on a quadratic,
+# $\theta \leftarrow \theta - \text{lr}\, (H\theta - g)$, converges exactly when
+# $\text{lr} < 2 / \lambda_{\max}(H)$, where $H$ is the Hessian of the loss. For this regression
+# $\theta = (w, b)$ and $H = \frac2n A^\top A$ with $A = [X\ \mathbf 1]$. Compute `lr_max`
+# for the data above.
+
+# %%
+design = np.hstack([features, np.ones((num_examples, 1))])
+lr_max = 2 / np.linalg.eigvalsh(2 / num_examples * design.T @ design).max()
+print(f"lr_max = {lr_max:.4f}")
+
+
+# %% [markdown]
+# **Check 2** — full-batch descent in minigrad with 0.9·`lr_max` converges to the least-squares
+# fit, and with 1.1·`lr_max` it blows up.
+
+# %%
+def full_batch_descent(lr, steps=300):
+    mg.manual_seed(0)
+    gd_net = nn.Linear(2, 1, dtype=np.float64)
+    for _ in range(steps):
+        loss = F.mse_loss(gd_net(X), y)
+        gd_net.zero_grad()
+        loss.backward()
+        for p in gd_net.parameters():
+            p.data -= lr * p.grad.data
+    return np.r_[gd_net.weight.numpy().ravel(), gd_net.bias.numpy()]
+
+np.testing.assert_allclose(full_batch_descent(0.9 * lr_max), least_squares, atol=1e-6)
+assert np.abs(full_batch_descent(1.1 * lr_max)).max() > 1e3
+print("exercise 2: OK")
