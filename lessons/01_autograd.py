@@ -112,7 +112,7 @@ print("graph by hand == minigrad == torch: OK")
 # %% [markdown]
 # ### How `backward` walks the graph
 #
-# `_run` in `minigrad/autograd.py` is the whole backward pass, in about forty lines:
+# `_run` in `minigrad/autograd/engine.py` is the whole backward pass, in about fifty lines:
 #
 # 1. put the output's creator on a heap keyed by generation, with gradient 1;
 # 2. pop the node of highest generation — every node that consumes its output has a higher
@@ -451,3 +451,74 @@ print("tanh derivatives vs closed forms and torch: OK")
 # * `.grad` accumulates; `zero_grad()` / `.grad = None` resets it.
 # * `create_graph=True` turns gradients into functions of the inputs: exact Hessians, Newton's method
 #   and derivatives of any order.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise cell ships with a working answer so the lesson runs from top to bottom. Replace it
+# with your own and run the check below it; the check compares with an independent reference and
+# fails on a wrong answer.
+#
+# **Exercise 1 — write an op.** Implement `Softplus`, $\operatorname{softplus}(x) = \log(1 + e^x)$,
+# as a `Function`. Its derivative is the logistic sigmoid, $\sigma(x) = 1 / (1 + e^{-x})$. Write
+# `backward` with minigrad operations only (e.g. `mg.sigmoid`, `mg.exp`, `*`, `/`), so that it also
+# works on Tensors and can be differentiated again.
+
+# %%
+class Softplus(Function):
+    """softplus(x) = log(1 + eˣ), with d/dx softplus(x) = σ(x)."""
+
+    def forward(self, x):
+        xp = mg.backend.get_array_module(x)
+        return xp.logaddexp(0.0, x)
+
+    def backward(self, gy, x):
+        return gy * mg.sigmoid(x)
+
+
+def softplus(x):
+    return Softplus()(x)
+
+
+# %% [markdown]
+# **Check 1** — `gradcheck` accepts your backward, and the first and second derivatives equal
+# PyTorch's `softplus` differentiated twice.
+
+# %%
+x = mg.tensor(np.array([-4.0, -0.5, 0.0, 1.5, 6.0]), requires_grad=True)
+assert mg.gradcheck(softplus, [x]) is True
+(s1,) = mg.autograd.grad(softplus(x).sum(), [x], create_graph=True)
+(s2,) = mg.autograd.grad(s1.sum(), [x])
+
+x_t = torch.tensor(x.numpy(), requires_grad=True)
+(t1,) = torch.autograd.grad(torch.nn.functional.softplus(x_t).sum(), x_t, create_graph=True)
+(t2,) = torch.autograd.grad(t1.sum(), x_t)
+np.testing.assert_allclose(softplus(x).numpy(), torch.nn.functional.softplus(x_t).detach().numpy(), rtol=1e-12)
+np.testing.assert_allclose(s1.numpy(), t1.detach().numpy(), rtol=1e-12)
+np.testing.assert_allclose(s2.numpy(), t2.numpy(), rtol=1e-12)
+print("exercise 1: OK")
+
+
+# %% [markdown]
+# **Exercise 2 — a Hessian-vector product without the Hessian.** Newton-type methods on large
+# models never form $H$ (it has $d^2$ entries); they use products $Hv$. Since
+# $Hv = \nabla_w \big(\nabla L(w)^\top v\big)$ (Pearlmutter 1994), one extra backward through
+# the gradient gives it. Write `hvp(loss_fn, w0, v)` returning $H(w_0)\,v$ as a NumPy array, with
+# two calls to `mg.autograd.grad` and no loop over coordinates.
+
+# %%
+def hvp(loss_fn, w0, v):
+    w = mg.tensor(w0, requires_grad=True)
+    (g,) = mg.autograd.grad(loss_fn(w), [w], create_graph=True)
+    (Hv,) = mg.autograd.grad((g * mg.tensor(v)).sum(), [w])
+    return Hv.numpy()
+
+
+# %% [markdown]
+# **Check 2** — for the logistic regression of section 4, your product equals the closed-form
+# Hessian $\frac1n X^\top \operatorname{diag}(p(1-p)) X$ times $v$, for two different vectors.
+
+# %%
+for v in (np.array([1.0, 0.0, 0.0]), rng.standard_normal(d)):
+    np.testing.assert_allclose(hvp(loss_fn, w0, v), H_closed @ v, rtol=1e-10, atol=1e-14)
+print("exercise 2: OK")
