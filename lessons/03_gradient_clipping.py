@@ -95,9 +95,19 @@ plt.show()
 #
 # The task is easy — read out $y = x_T - \tfrac12 x_{T-1}$ from a sequence of $T = 30$ uniform inputs —
 # but at initialisation the gradient norm is close to 90, so the first SGD step with $\eta = 0.1$
-# moves the weights by about 9. Plain SGD takes such steps, lands where gradients are even larger,
-# and the loss runs away. (The outcome does not hinge on the seed: it held for each of the 8 seeds
-# we tried.) **Clipping by global norm** (Pascanu et al. 2013, Algorithm 1),
+# moves the weights by about 9 — mostly the recurrent weights and biases, whose gradients come back
+# through all 30 steps. What happens next is not "a steeper slope at once": run the cells below and
+# read the trace. After that first step the loss *falls* (0.51 to 0.32) and the gradient norm drops
+# from 89 to 1.6, because the big step pushed the tanh units towards saturation, where little
+# gradient flows back. The damage shows over steps 3–7: the gradient norm grows several-fold per
+# step (2.7, 7.6, 8.5, 38, 304, 1121) and the loss runs away, to overflow. The cause is measured
+# below: with nearly saturated hidden units the loss is a quadratic in the readout weights whose
+# largest curvature $\lambda_{\max}$ gives $\eta\lambda_{\max} \approx 3 > 2$ — the condition under
+# which gradient descent overshoots by a growing factor each step (lesson 02) — and the growing
+# readout sends ever larger gradients back into the recurrent weights. (The divergence does not
+# hinge on the seed: it held for each of the 8 seeds we tried.)
+#
+# **Clipping by global norm** (Pascanu et al. 2013, Algorithm 1),
 # $$g \leftarrow g \cdot \min\!\Big(1, \frac{c}{\|g\| + 10^{-6}}\Big),$$
 # keeps the direction and caps the step at $\eta c$.
 
@@ -149,6 +159,31 @@ loss_clip, norm_clip = train(max_norm=1.0)
 print(f"initial loss {loss_clip[0]:.3f}, initial gradient norm {norm_clip[0]:.1f}")
 print(f"no clipping:   largest loss {np.nanmax(loss_plain):.3g}, final loss {loss_plain[-1]:.3g}")
 print(f"clip at 1.0:   mean loss over the last 20 steps {loss_clip[-20:].mean():.4f}")
+print("unclipped run, steps 0-8:")
+for step in range(9):
+    print(f"  step {step}: gradient norm {norm_plain[step]:9.1f}   loss {loss_plain[step]:9.3g}")
+
+
+# %% [markdown]
+# Why the unclipped run overshoots after step 1: the loss is quadratic in the readout `head`
+# (weights and bias) with Hessian $\frac{2}{B} A^\top A$, $A = [h_T\ \mathbf 1]$ built from the final
+# hidden states. Gradient descent on that quadratic alone diverges when $\eta\lambda_{\max} > 2$.
+
+# %%
+def readout_curvature_times_lr():
+    out, _ = net.rnn(X_mg)
+    features = np.hstack([out[-1].data, np.ones((batch, 1))])          # (B, hidden + 1)
+    return lr * np.linalg.eigvalsh(2 / batch * features.T @ features).max()
+
+
+for p, value in zip(net.parameters(), initial_values):
+    p.data[...] = value
+opt = optim.SGD(net.parameters(), lr=lr)
+opt.zero_grad()
+mg.nn.functional.mse_loss(net(X_mg), y_mg).backward()
+opt.step()                                                             # the first unclipped step
+curvature_after_step_1 = readout_curvature_times_lr()
+print(f"after step 1: lr * lambda_max(readout) = {curvature_after_step_1:.2f}")
 
 # %% [markdown]
 # **CHECK** — without clipping the loss explodes (beyond $10^6$, or NaN); with clipping it drops to
@@ -158,9 +193,15 @@ print(f"clip at 1.0:   mean loss over the last 20 steps {loss_clip[-20:].mean():
 # different reason: the dynamics are chaotic, and a rounding difference of $10^{-16}$ grows about a
 # hundredfold per step.)
 
+# The trace matches the story told above: the first step lowers the gradient norm more than
+# tenfold, the norm then grows at every step from 2 to 8, and the readout's curvature exceeds $2/\eta$.
+
 # %%
 assert not np.all(np.isfinite(loss_plain)) or np.nanmax(loss_plain) > 1e6
 assert loss_clip[-20:].mean() < 0.25 * loss_clip[0]
+assert norm_plain[1] < norm_plain[0] / 10 and loss_plain[1] < loss_plain[0]
+assert np.all(np.diff(norm_plain[2:9]) > 0) and norm_plain[8] > 100 * norm_plain[2]
+assert curvature_after_step_1 > 2
 
 
 class TorchNet(torch.nn.Module):
@@ -294,7 +335,7 @@ assert cosines["value (0.05)"] < 0.999
 
 plt.figure(figsize=(7, 2.5))
 plt.barh(list(cosines), list(cosines.values()))
-plt.xlim(min(cosines.values()) - 0.05, 1.005)
+plt.xlim(0, 1.005)
 plt.xlabel("cosine(clipped gradient, original gradient)")
 plt.title("only global-norm clipping keeps the direction")
 plt.tight_layout()
@@ -306,3 +347,85 @@ plt.show()
 # sensible step, and SGD diverges. Clipping by the *global* norm — one coefficient for all parameters —
 # bounds the step while keeping its direction; it is what `torch.nn.utils.clip_grad_norm_` does, and
 # what large-model training uses (typically $c = 1$).
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise cell ships with a working answer so the lesson runs from top to bottom. Replace it
+# with your own and run the check below it: the check compares with an independent reference and
+# fails on a wrong answer.
+#
+# **Exercise 1 — clipping by hand.** Write `clip_by_global_norm(grads, max_norm)` in NumPy: it takes
+# a list of gradient arrays and returns `(clipped_list, total_norm)` with PyTorch's rule,
+# $g \leftarrow g \cdot \min\big(1, c / (\|g\| + 10^{-6})\big)$, where $\|g\|$ is the norm of all
+# arrays together.
+
+# %%
+def clip_by_global_norm(grads, max_norm):
+    total_norm = np.sqrt(sum((g ** 2).sum() for g in grads))
+    coefficient = min(1.0, max_norm / (total_norm + 1e-6))
+    return [g * coefficient for g in grads], total_norm
+
+
+# %% [markdown]
+# **Check 1** — on random gradients, both above and below the threshold, your clipped gradients and
+# norm equal `torch.nn.utils.clip_grad_norm_`.
+
+# %%
+check_rng = np.random.default_rng(3)
+for max_norm in (0.5, 100.0):
+    grads = [check_rng.standard_normal(shape) for shape in [(4, 3), (3,), (2, 2, 2)]]
+    clipped, total = clip_by_global_norm(grads, max_norm)
+    tensors = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for t, g in zip(tensors, grads):
+        t.grad = torch.tensor(g)
+    torch_total = torch.nn.utils.clip_grad_norm_(tensors, max_norm)
+    np.testing.assert_allclose(total, torch_total.item(), rtol=1e-12)
+    for mine, t in zip(clipped, tensors):
+        np.testing.assert_allclose(mine, t.grad.numpy(), rtol=1e-12)
+print("exercise 1: OK")
+
+# %% [markdown]
+# **Exercise 2 — how long until it explodes?** For the linear RNN of the first section with
+# $W = 1.1\,Q$, give the smallest sequence length `T_explode` for which $\|\partial L/\partial h_0\|$
+# exceeds 100 (with $\|\partial L/\partial h_T\| = 1$).
+
+# %%
+T_explode = int(np.ceil(np.log(100) / np.log(1.1)))
+print("T_explode =", T_explode)
+
+# %% [markdown]
+# **Check 2** — backpropagation through minigrad's RNN gives a norm above 100 at your `T_explode`
+# and not at `T_explode - 1`.
+
+# %%
+assert np.linalg.norm(gradient_wrt_h0(1.1, T_explode)) > 100
+assert np.linalg.norm(gradient_wrt_h0(1.1, T_explode - 1)) <= 100
+print("exercise 2: OK")
+
+# %% [markdown]
+# **Exercise 3 — the largest step.** With SGD (no momentum) at learning rate $\eta$ and
+# `clip_grad_norm_(params, c)`, how far (in Euclidean norm, over all parameters) can one step move
+# the weights at most? Write it as a function of `lr` and `c`.
+
+# %%
+def largest_step(lr, c):
+    return lr * c
+
+
+# %% [markdown]
+# **Check 3** — the first clipped step of the tanh RNN above, whose gradient norm (89) is far above
+# $c$, moves the weights by your bound (to 1e-6), for two values of $c$.
+
+# %%
+for c in (1.0, 0.3):
+    for p, value in zip(net.parameters(), initial_values):
+        p.data[...] = value
+    opt = optim.SGD(net.parameters(), lr=lr)
+    opt.zero_grad()
+    mg.nn.functional.mse_loss(net(X_mg), y_mg).backward()
+    clip_grad_norm_(net.parameters(), c)
+    opt.step()
+    moved = np.sqrt(sum(((p.data - value) ** 2).sum() for p, value in zip(net.parameters(), initial_values)))
+    np.testing.assert_allclose(moved, largest_step(lr, c), rtol=1e-6)
+print("exercise 3: OK")
