@@ -181,6 +181,157 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ## A loop that trains nothing (seed 002)
+#
+# One of the project's seed reports described a gradient-accumulation loop that calls
+# `optimizer.zero_grad()` at **every** micro-step and **never** calls `loss.backward()`; its
+# parameters never changed and it reported a loss of 0.0 at every step. Below is a minimal
+# transcription with minigrad (a linear model, $k = 4$ micro-batches per step). The loss is
+# computed, but without `backward` nothing ever reaches `.grad`; `zero_grad()` then sets every
+# `.grad` to `None` (PyTorch's default, `set_to_none=True`), and `SGD.step()` skips parameters whose
+# `.grad` is `None` — so the step is silently a no-op. The report adds up the loss in the line that
+# was meant to follow `backward`, which is missing with it, so it prints 0.0.
+
+# %%
+regression_rng = np.random.default_rng(2)
+X_reg = regression_rng.standard_normal((512, 5))
+w_reg = regression_rng.standard_normal(5)
+y_reg = X_reg @ w_reg + 0.5 * regression_rng.standard_normal(512)
+accum_steps, micro_size = 4, 16
+
+
+def micro_batch(step, micro_step):
+    start = (step * accum_steps + micro_step) * micro_size % len(X_reg)
+    return mg.tensor(X_reg[start:start + micro_size]), mg.tensor(y_reg[start:start + micro_size, None])
+
+
+mg.manual_seed(0)
+seed_net = mg.nn.Linear(5, 1)
+before = [p.data.copy() for p in seed_net.parameters()]
+optimizer = mg.optim.SGD(seed_net.parameters(), lr=0.1)
+seed_reports = []
+for step in range(5):
+    reported_loss = 0.0
+    for micro_step in range(accum_steps):
+        optimizer.zero_grad()                                    # bug 1: zeroes at every micro-step
+        X_mb, y_mb = micro_batch(step, micro_step)
+        loss = F.mse_loss(seed_net(X_mb), y_mb) / accum_steps
+        # bug 2: `loss.backward()` and `reported_loss += loss.item()` are missing
+    optimizer.step()
+    seed_reports.append(reported_loss)
+    print(f"step {step}: loss {reported_loss:.4f}")
+
+# %% [markdown]
+# The fixed loop zeroes once per step, calls `backward` on every micro-batch (each loss divided by
+# $k$, so the sum is the mean over the $k$ equal micro-batches) and steps once.
+
+# %%
+mg.manual_seed(0)
+fixed_net = mg.nn.Linear(5, 1)
+optimizer = mg.optim.SGD(fixed_net.parameters(), lr=0.1)
+fixed_reports = []
+for step in range(5):
+    optimizer.zero_grad()                                        # once, before the micro-batches
+    reported_loss = 0.0
+    for micro_step in range(accum_steps):
+        X_mb, y_mb = micro_batch(step, micro_step)
+        loss = F.mse_loss(fixed_net(X_mb), y_mb) / accum_steps
+        loss.backward()                                          # gradients add up in .grad
+        reported_loss += loss.item()
+    optimizer.step()
+    fixed_reports.append(reported_loss)
+    print(f"step {step}: loss {reported_loss:.4f}")
+
+# %% [markdown]
+# **CHECK** — the seed's loop leaves every parameter bit-for-bit unchanged with no gradient at all,
+# and reports 0.0; the fixed loop's first report is the true mean loss of the four micro-batches
+# (computed in NumPy) and its loss falls.
+
+# %%
+assert all(np.array_equal(p.data, b) for p, b in zip(seed_net.parameters(), before))
+assert all(p.grad is None for p in seed_net.parameters())
+assert seed_reports == [0.0] * 5
+w0, b0 = before
+first_losses = [np.mean((X_reg[i * micro_size:(i + 1) * micro_size] @ w0.T + b0
+                         - y_reg[i * micro_size:(i + 1) * micro_size, None]) ** 2) for i in range(accum_steps)]
+np.testing.assert_allclose(fixed_reports[0], np.mean(first_losses), rtol=1e-12)
+assert fixed_reports[-1] < 0.5 * fixed_reports[0]
+print("seed 002 loop: nothing trains; fixed loop: OK")
+
+# %% [markdown]
+# ### Does accumulation "shrink the update"?
+#
+# The same seed claimed that accumulating over $k$ micro-batches shrinks the update. Write $G$ for
+# the full-data gradient and $\Sigma$ for the covariance of one example's gradient. A micro-batch of
+# $b$ examples drawn at random gives $g_b$ with $\mathbb E[g_b] = G$ and covariance $\Sigma / b$; the
+# average of $k$ of them, $\bar g$, has $\mathbb E[\bar g] = G$ and covariance $\Sigma/(kb)$. So
+# $$\mathbb E\|g_b\|^2 = \|G\|^2 + \frac{\operatorname{tr}\Sigma}{b}, \qquad
+# \mathbb E\|\bar g\|^2 = \|G\|^2 + \frac{\operatorname{tr}\Sigma}{kb}.$$
+# The accumulated gradient is *shorter* on average — but only because its noise is smaller; the
+# expected step $-\eta\,\mathbb E[\bar g] = -\eta G$ is the same. We measure both over 400 draws at a
+# fixed point $w$, with minigrad computing every micro-batch gradient, and compare with
+# $G$ and $\Sigma$ computed in closed form from the per-example gradients
+# $\nabla_w (x_i^\top w - y_i)^2 = 2 (x_i^\top w - y_i)\, x_i$.
+
+# %%
+draws, k_acc, b_micro = 400, 4, 8
+probe = mg.nn.Linear(5, 1, bias=False)
+w_probe = np.array([0.3, -0.2, 0.1, 0.0, 0.5])                      # a fixed point, away from the optimum
+probe.weight.data[...] = w_probe
+draw_rng = np.random.default_rng(3)
+
+
+def micro_gradient(rows):
+    probe.zero_grad()
+    F.mse_loss(probe(mg.tensor(X_reg[rows])), mg.tensor(y_reg[rows, None])).backward()
+    return probe.weight.grad.data.ravel().copy()
+
+
+micro_grads, accumulated_grads = [], []
+for _ in range(draws):
+    rows = draw_rng.integers(0, len(X_reg), (k_acc, b_micro))       # sampled with replacement
+    grads = [micro_gradient(r) for r in rows]
+    micro_grads.append(grads[0])
+    accumulated_grads.append(np.mean(grads, axis=0))
+micro_grads, accumulated_grads = np.array(micro_grads), np.array(accumulated_grads)
+
+example_grads = 2 * (X_reg @ w_probe - y_reg)[:, None] * X_reg          # (n, 5)
+G = example_grads.mean(axis=0)
+trace_sigma = np.trace(np.cov(example_grads.T, bias=True))
+expected_micro = G @ G + trace_sigma / b_micro
+expected_accumulated = G @ G + trace_sigma / (k_acc * b_micro)
+print(f"E||g||^2: micro-batch {np.mean((micro_grads ** 2).sum(1)):.2f} (closed form {expected_micro:.2f}), "
+      f"accumulated {np.mean((accumulated_grads ** 2).sum(1)):.2f} (closed form {expected_accumulated:.2f})")
+print("mean micro-batch gradient  ", micro_grads.mean(0).round(3))
+print("mean accumulated gradient  ", accumulated_grads.mean(0).round(3))
+print("full-data gradient G       ", G.round(3))
+
+# %% [markdown]
+# **CHECK** — both estimators are unbiased: their means equal $G$ within four standard errors; the
+# mean squared norms match the closed forms within 15%; the accumulated gradient's variance is $k$
+# times smaller (ratio within 25% of $k = 4$). The update shrinks only in its noise.
+
+# %%
+for grads, b_eff in [(micro_grads, b_micro), (accumulated_grads, k_acc * b_micro)]:
+    standard_error = np.sqrt(np.diag(np.cov(example_grads.T, bias=True)) / b_eff / draws)
+    assert np.all(np.abs(grads.mean(0) - G) < 4 * standard_error), (grads.mean(0), G)
+np.testing.assert_allclose(np.mean((micro_grads ** 2).sum(1)), expected_micro, rtol=0.15)
+np.testing.assert_allclose(np.mean((accumulated_grads ** 2).sum(1)), expected_accumulated, rtol=0.15)
+variance_ratio = ((micro_grads - G) ** 2).sum(1).mean() / ((accumulated_grads - G) ** 2).sum(1).mean()
+print(f"noise variance ratio micro / accumulated: {variance_ratio:.2f} (k = {k_acc})")
+assert abs(variance_ratio / k_acc - 1) < 0.25
+
+fig, ax = plt.subplots(figsize=(5, 4.5))
+ax.scatter(micro_grads[:, 0], micro_grads[:, 1], s=8, alpha=0.5, label=f"one micro-batch (b = {b_micro})")
+ax.scatter(accumulated_grads[:, 0], accumulated_grads[:, 1], s=8, alpha=0.5, label=f"accumulated, k = {k_acc}")
+ax.plot(*G[:2], "k*", ms=14, label="full-data gradient G")
+ax.set_xlabel("gradient, coordinate 1")
+ax.set_ylabel("gradient, coordinate 2")
+ax.set_title("same centre, less spread")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
 # ## Memory: do large batches save memory?
 #
 # The backward pass needs the activations of the forward pass, one set per example. So the peak
@@ -275,3 +426,54 @@ plt.show()
 # before the loop, and clipping happens once after it. Large batches do not save memory: activation
 # memory grows linearly with the batch; accumulation is how you get a large batch's gradient on a
 # small batch's memory, at the price of sequential passes.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise cell ships with a working answer so the lesson runs from top to bottom. Replace it
+# with your own and run the check below it: the check compares with an independent reference and
+# fails on a wrong answer.
+#
+# **Exercise 1 — write the loop yourself.** Without `accumulate`, write
+# `accumulate_by_hand(params, micro_batches)` for the language model above: after it returns,
+# `.grad` must hold the gradient of the mean loss over all non-ignored tokens of all micro-batches
+# (use `lm_loss(params, tokens, targets, reduction=...)`).
+
+# %%
+def accumulate_by_hand(params, micro_batches):
+    total_tokens = sum(int((t != IGNORE).sum()) for _, t in micro_batches)
+    for toks, targs in micro_batches:
+        (lm_loss(params, toks, targs, reduction="sum") / total_tokens).backward()
+
+
+# %% [markdown]
+# **Check 1** — for 3 and 5 uneven micro-batches, your `.grad` equals PyTorch's full-batch gradient.
+
+# %%
+for k in (3, 5):
+    params = new_params()
+    accumulate_by_hand(params, split(k))
+    assert relative_error(flat_grad(params), full_grad) < 1e-12, k
+print("exercise 1: OK")
+
+
+# %% [markdown]
+# **Exercise 2 — predict the spread.** With the $G$ and $\operatorname{tr}\Sigma$ measured above, what
+# is $\mathbb E\|\bar g\|^2$ when $k = 16$ micro-batches of $b = 8$ examples are accumulated? Write
+# it as a function of `k` and `b`.
+
+# %%
+def expected_squared_norm(k, b):
+    return G @ G + trace_sigma / (k * b)
+
+
+# %% [markdown]
+# **Check 2** — 2,000 simulated accumulations (averages of per-example gradients over random rows,
+# in NumPy) agree with your prediction within 5%, for $k = 16$ and for $k = 1$.
+
+# %%
+for k in (16, 1):
+    rows = draw_rng.integers(0, len(X_reg), (2000, k * b_micro))
+    simulated = example_grads[rows].mean(axis=1)                        # (2000, 5)
+    np.testing.assert_allclose((simulated ** 2).sum(1).mean(), expected_squared_norm(k, b_micro), rtol=0.05)
+print("exercise 2: OK")
