@@ -349,8 +349,8 @@ assert model.loss_history[-1] < model.loss_history[0]
 # Like gensim and the C tool, `Word2Vec` lowers the step linearly over the whole run,
 # $\alpha_t = \alpha - (\alpha - \alpha_{\min})\cdot\text{progress}$, from `alpha` = 0.025 to
 # `min_alpha` = $10^{-4}$. We measured what switching it off (`min_alpha = alpha`) does, for the two
-# seeds above: WordSim-353 moved by +0.001 and −0.035 — within the noise of the third of WordSim-353 that is in vocabulary,
-# so a quality check cannot tell. What the decay reliably changes is where SGD settles: with a
+# seeds above: WordSim-353 moved by +0.001 and −0.035 — within the noise of the third of its
+# pairs that are in this vocabulary, so a quality check cannot tell. What the decay reliably changes is where SGD settles: with a
 # constant step the updates keep their noise to the end, so the training loss stops falling; with the
 # decay the last epochs anneal. The run below repeats seed 2 without decay.
 
