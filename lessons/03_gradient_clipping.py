@@ -160,7 +160,7 @@ print(f"initial loss {loss_clip[0]:.3f}, initial gradient norm {norm_clip[0]:.1f
 print(f"no clipping:   largest loss {np.nanmax(loss_plain):.3g}, final loss {loss_plain[-1]:.3g}")
 print(f"clip at 1.0:   mean loss over the last 20 steps {loss_clip[-20:].mean():.4f}")
 print("unclipped run, steps 0-8:")
-for step in range(9):
+for step in range(min(9, len(norm_plain))):
     print(f"  step {step}: gradient norm {norm_plain[step]:9.1f}   loss {loss_plain[step]:9.3g}")
 
 
@@ -199,6 +199,7 @@ print(f"after step 1: lr * lambda_max(readout) = {curvature_after_step_1:.2f}")
 # %%
 assert not np.all(np.isfinite(loss_plain)) or np.nanmax(loss_plain) > 1e6
 assert loss_clip[-20:].mean() < 0.25 * loss_clip[0]
+assert len(norm_plain) > 8, f"the unclipped run overflowed after {len(norm_plain)} steps"
 assert norm_plain[1] < norm_plain[0] / 10 and loss_plain[1] < loss_plain[0]
 assert np.all(np.diff(norm_plain[2:9]) > 0) and norm_plain[8] > 100 * norm_plain[2]
 assert curvature_after_step_1 > 2
