@@ -192,7 +192,7 @@ print(f"after step 1: lr * lambda_max(readout) = {curvature_after_step_1:.2f}")
 # weights and must agree to $10^{-12}$. (Comparing two whole runs instead would fail for a
 # different reason: the dynamics are chaotic, and a rounding difference of $10^{-16}$ grows about a
 # hundredfold per step.)
-
+#
 # The trace matches the story told above: the first step lowers the gradient norm more than
 # tenfold, the norm then grows at every step from 2 to 8, and the readout's curvature exceeds $2/\eta$.
 

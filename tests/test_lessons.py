@@ -78,3 +78,13 @@ def test_lessons_are_found_and_stored_without_outputs():
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert not cell.get("outputs"), f"{path.name} is stored with outputs"
+
+
+@pytest.mark.parametrize("path", [p for p in lesson_paths() if p.suffix == ".py"], ids=lambda p: p.stem)
+def test_lesson_source_is_what_jupyter_saves(path):
+    """Opening a lesson in Jupyter and saving it changes nothing but jupytext's version lines."""
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# ---\n# jupyter:\n#   jupytext:\n"), f"{path.name}: missing the jupytext header"
+    saved = jupytext.writes(jupytext.read(path), "py:percent")
+    saved = re.sub(r"#       (format_version|jupytext_version): .*\n", "", saved)
+    assert saved == text, f"{path.name}: not in canonical percent format (run it through jupytext)"
