@@ -68,6 +68,14 @@ def run_lesson(lesson, pythonpath):
                           text=True, timeout=300)
 
 
+def test_every_planted_bug_still_applies():
+    """Fast guard for the default run: each patch finds its line exactly once in today's library."""
+    for lesson, relative, old, _, bug in BUGS:
+        text = (ROOT / "minigrad" / relative).read_text(encoding="utf-8")
+        assert text.count(old) == 1, f"{lesson}: the planted bug ({bug}) no longer applies to {relative}"
+        assert (LESSONS / lesson).exists(), lesson
+
+
 @pytest.mark.lesson
 def test_lesson_runs_against_an_unpatched_copy(tmp_path):
     result = run_lesson("00_tour.py", library_copy(tmp_path))
