@@ -1,0 +1,259 @@
+"""Every collective is numbered, checked against the other ranks' call, and waited for with a deadline.
+
+MPI matches collectives purely by order: the k-th collective on one rank pairs
+with the k-th on every other. When ranks disagree (one extra ``all_reduce``, an
+extra training step on an uneven shard, ``no_sync`` on one rank only) MPI
+silently sums the wrong buffers, stops with "message truncated", or waits
+forever. And a rank that never arrives (stuck, crashed without abort) makes
+the others wait forever at 100% CPU. Three remedies, all in this file:
+
+1. **A header in the same message.** Call k on rank r is described by four
+   small integers: its sequence number, what it is (kind and dtype), its size,
+   and one more the caller may use (DDP: backward passes since the last sync).
+   Rank r writes them into column r of a 4 x p table of zeros placed in front of
+   the data, and the table is all-reduced WITH the data, in one message. A sum
+   of zeros and one number is exact (all codes are < 2^24, exact even in
+   float32), so afterwards every rank holds every rank's header: an all-gather
+   for free. If the columns differ, every rank raises the same clear error
+   instead of using mixed-up data. (A second, separate check collective would
+   double the latency of small all-reduces; ``benchmarks/bench_allreduce.py``.)
+   Collectives that cannot carry it (broadcast, all-gather, barrier) exchange
+   the header alone first.
+2. **A deadline.** Collectives are started non-blocking (``Iallreduce``,
+   ``Isend``...) and polled with ``Test``; after ``stall_after`` seconds a
+   warning names the lagging ranks, after the timeout an error names the
+   collective, its number and the ranks that never arrived, and the job ends.
+3. **Asking the laggards.** A waiting rank that stalls sends every other rank
+   a tiny point-to-point probe; a rank that is itself waiting in a minigrad
+   collective answers with the call it is in. Silence means "busy elsewhere or
+   stuck": that is how the error can name the missing ranks.
+
+Once a collective failed, the communicator is unusable (requests are left
+half-done): the error is recorded, later collectives refuse to run, and
+``failure.py`` ends the job when the exception leaves the program.
+"""
+import os
+import sys
+import time
+
+import numpy as np
+
+from minigrad.distributed.comm import _world, get_timeout
+
+FIELDS = ("sequence number", "call", "size", "extra")
+LIMIT = 1 << 24                        # every code is taken mod 2^24: exact in float32
+KINDS = ("?", "all_reduce(sum)", "all_reduce(max)", "all_reduce(min)", "broadcast", "all_gather",
+         "all_gather_bytes", "barrier", "exit", "DDP bucket all-reduce", "DDP construction",
+         "all_reduce(sum) by ring")
+DTYPES = (None, "float32", "float64", "int32", "int64", "float16", "uint8", "int8", "bool", "uint32",
+          "uint64", "int16", "uint16", "complex64", "complex128")
+PROBE_TAG, REPLY_TAG = 0x6D67, 0x6D68  # point-to-point tags on COMM_WORLD (collectives never see them)
+
+
+class CollectiveError(RuntimeError):
+    """A collective could not complete correctly; the job cannot continue."""
+
+
+class CollectiveMismatch(CollectiveError):
+    """Ranks called different collectives (or sizes) at the same point."""
+
+
+class CollectiveTimeout(CollectiveError):
+    """A collective did not complete within its timeout."""
+
+
+class _State:
+    seq = 0            # collectives started by this process
+    current = None     # the Call being waited for (answers probes)
+    last = None        # the last Call started
+    replies = {}       # rank -> codes it answered with, for the current wait
+    sends = []         # Isend requests still in flight (probe answers)
+
+
+_state = _State()
+
+
+class Call:
+    """One collective call on this rank: number, kind, dtype, size, deadline."""
+
+    __slots__ = ("seq", "kind", "dtype", "size", "extra", "timeout", "codes")
+
+    def __init__(self, kind, dtype=None, size=0, extra=0, timeout=None):
+        if _world.failed is not None:
+            raise CollectiveError(f"rank {_world.rank}: {kind} refused: an earlier collective failed "
+                                  f"({_world.failed}); the job is ending")
+        _state.seq += 1
+        self.seq, self.kind, self.dtype, self.size, self.extra = _state.seq, kind, dtype, size, extra
+        self.timeout = get_timeout() if timeout is None else float(timeout)
+        dtype_code = DTYPES.index(str(dtype)) if str(dtype) in DTYPES else 0
+        self.codes = (self.seq % LIMIT, KINDS.index(kind) * 16 + dtype_code, size % LIMIT, extra % LIMIT)
+        _state.last = self
+
+    def __str__(self):
+        return describe(self.codes)
+
+
+def describe(codes):
+    """'all_reduce(sum) #12 of 1000 float32' from the four header codes."""
+    seq, what, size, extra = (int(c) for c in codes)
+    kind = KINDS[what // 16] if 0 <= what // 16 < len(KINDS) else "an unreadable call"
+    dtype = DTYPES[what % 16] if 0 <= what % 16 < len(DTYPES) else None
+    text = f"{kind} #{seq}"
+    if kind not in ("barrier", "exit"):
+        text += f" of {size}" + (f" {dtype}" if dtype else "")
+    return text + (f" ({extra} backward passes since the last sync)" if kind.startswith("DDP b") else "")
+
+
+def header_length(p):
+    return len(FIELDS) * p
+
+
+def write_header(call, table, sign=1):
+    """Zeros, and this rank's codes in its own column (``sign=-1`` for a MIN reduction)."""
+    p, r = _world.size, _world.rank
+    column = [0] * (len(FIELDS) * p)
+    column[r::p] = [sign * c for c in call.codes]
+    table[:] = column
+
+
+def check_header(call, table, sign=1):
+    """After the reduction: raise CollectiveMismatch unless every column equals ours."""
+    p = _world.size
+    got = table.tolist()
+    expected = [c for c in call.codes for _ in range(p)]
+    if sign == -1:
+        got = [-v for v in got]
+    if got != expected:
+        rows = np.array(got).reshape(len(FIELDS), p)
+        others = "; ".join(f"rank {r}: {describe(rows[:, r])}" for r in range(p))
+        fail(CollectiveMismatch(
+            f"rank {_world.rank}: {call} does not match the other ranks' calls ({others}). Every rank "
+            "must make the same collective calls, in the same order, with the same sizes (an extra "
+            "call or training step on some ranks, no_sync() or a comm hook on some ranks only?)"))
+
+
+def exchange(call):
+    """The header alone, all-reduced (int64): a checked barrier; returns every rank's size field."""
+    MPI = _world.MPI
+    table = np.empty(header_length(_world.size), dtype=np.int64)
+    write_header(call, table)
+    wait(call, [_world.comm.Iallreduce(MPI.IN_PLACE, table, op=MPI.SUM)])
+    sizes = table.reshape(len(FIELDS), -1)[2].copy()
+    if call.kind == "all_gather_bytes":                # sizes may differ: compare the rest only
+        table.reshape(len(FIELDS), -1)[2] = call.codes[2]
+    check_header(call, table)
+    return sizes
+
+
+def fail(error):
+    """Record the failure (later collectives refuse to run) and raise it."""
+    _world.failed = f"{type(error).__name__}: {error}"
+    raise error
+
+
+def test(call, requests):
+    """True once every request has completed (no waiting); MPI errors become CollectiveMismatch."""
+    try:
+        return _world.MPI.Request.Testall(requests)
+    except _world.MPI.Exception as err:
+        fail(CollectiveMismatch(f"rank {_world.rank}: MPI failed in {call}: {err.Get_error_string()}; "
+                                "the ranks called different collectives or sizes at this point"))
+
+
+def wait(call, requests):
+    """Poll ``requests`` until all complete; warn on a stall, raise on the deadline."""
+    Testall = _world.MPI.Request.Testall
+    try:
+        if Testall(requests):
+            return
+        _state.current, _state.replies = call, {}
+        stall_after = min(60.0, call.timeout / 2)
+        start = time.monotonic()
+        next_look, polls, probed, warned = start, 0, False, False
+        while not Testall(requests):
+            polls += 1
+            if polls % 64:
+                continue
+            os.sched_yield()                           # more ranks than cores: let the others run
+            now = time.monotonic()
+            if now < next_look:
+                continue
+            next_look = now + 0.005
+            serve_probes()
+            if now - start > stall_after and not probed:
+                send_probes(call)
+                probed = True
+            if probed and not warned and now - start > stall_after + 0.5:
+                warned = True
+                sys.stderr.write(f"[minigrad.distributed] WARNING rank {_world.rank}: {call} has waited "
+                                 f"{now - start:.1f} s; {lagging(call)}\n")
+                sys.stderr.flush()
+            if now - start > call.timeout:
+                send_probes(call)
+                collect_for(0.5)
+                fail(CollectiveTimeout(
+                    f"rank {_world.rank}: {call} did not complete within its timeout of "
+                    f"{call.timeout:g} s; {lagging(call)}. Set the timeout per call (timeout=), per process "
+                    "(minigrad.distributed.set_timeout) or with MINIGRAD_COLLECTIVE_TIMEOUT"))
+    except _world.MPI.Exception as err:
+        fail(CollectiveMismatch(f"rank {_world.rank}: MPI failed in {call}: {err.Get_error_string()}; "
+                                "the ranks called different collectives or sizes at this point"))
+    finally:
+        _state.current = None
+
+
+def lagging(call):
+    """'ranks [2] never arrived (rank 2 is in barrier #7)' from the probe answers so far."""
+    collect_replies()
+    missing, notes = [], []
+    for r in range(_world.size):
+        if r == _world.rank:
+            continue
+        codes = _state.replies.get(r)
+        if codes is None or list(codes[:4]) != list(call.codes):
+            missing.append(r)
+            notes.append(f"rank {r} " + ("did not answer (busy outside minigrad's collectives, or stuck)"
+                                         if codes is None else f"is waiting in {describe(codes[:4])}"))
+    if not missing:
+        return "every rank has arrived; MPI has not finished the transfer"
+    return f"ranks {missing} never arrived ({'; '.join(notes)})"
+
+
+def send_probes(call):
+    MPI = _world.MPI
+    question = np.array(call.codes, dtype=np.int64)
+    for r in range(_world.size):
+        if r != _world.rank:
+            _state.sends.append((_world.comm.Isend(question, dest=r, tag=PROBE_TAG), question))
+
+
+def serve_probes():
+    """Answer every probe that has arrived with the call this rank is waiting in."""
+    MPI, comm = _world.MPI, _world.comm
+    status = MPI.Status()
+    while comm.Iprobe(source=MPI.ANY_SOURCE, tag=PROBE_TAG, status=status):
+        question = np.empty(4, dtype=np.int64)
+        comm.Recv(question, source=status.Get_source(), tag=PROBE_TAG)
+        mine = _state.current or _state.last
+        answer = np.array(mine.codes if mine is not None else (0, 0, 0, 0), dtype=np.int64)
+        _state.sends.append((comm.Isend(answer, dest=status.Get_source(), tag=REPLY_TAG), answer))
+    _state.sends = [(req, buf) for req, buf in _state.sends if not req.Test()]
+    collect_replies()
+
+
+def collect_replies():
+    MPI, comm = _world.MPI, _world.comm
+    status = MPI.Status()
+    while comm.Iprobe(source=MPI.ANY_SOURCE, tag=REPLY_TAG, status=status):
+        answer = np.empty(4, dtype=np.int64)
+        comm.Recv(answer, source=status.Get_source(), tag=REPLY_TAG)
+        _state.replies[status.Get_source()] = answer.tolist()
+
+
+def collect_for(seconds):
+    """Serve probes and collect answers for a while (before writing a timeout's error)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and len(_state.replies) < _world.size - 1:
+        serve_probes()
+        time.sleep(0.01)
+
