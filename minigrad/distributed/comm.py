@@ -23,6 +23,7 @@ has a timeout (``guard.py``): ``set_timeout(seconds)`` for the process,
 """
 import os
 import sys
+import time
 
 # Environment variables that MPI launchers set in every process they start:
 # MPICH and Intel MPI (Hydra) set PMI_*, Open MPI OMPI_*, PMIx launchers (srun --mpi=pmix) PMIX_*.
@@ -38,6 +39,7 @@ class _World:
     rank = 0
     size = 1
     failed = None      # why the job must end, once a collective failed
+    aborting = False
 
 
 _world = _World()
@@ -121,11 +123,15 @@ def get_timeout():
 
 def abort_job(reason):
     """Print why, then MPI_Abort: the launcher ends every rank with a non-zero exit status."""
-    sys.stdout.flush()
-    sys.stderr.write(f"[minigrad.distributed] rank {_world.rank} of {_world.size}: {reason}; "
-                     "calling MPI_Abort so that no rank waits forever\n")
-    sys.stderr.flush()
-    _world.comm.Abort(1)    # does not return
+    if not _world.aborting:          # the excepthook and the exit handler may both get here
+        _world.aborting = True
+        sys.stdout.flush()
+        sys.stderr.write(f"[minigrad.distributed] rank {_world.rank} of {_world.size}: {reason}; "
+                         "calling MPI_Abort so that no rank waits forever\n")
+        sys.stderr.flush()
+        time.sleep(0.5)             # let the other ranks print their side of the story
+        _world.comm.Abort(1)        # the launcher ends every rank
+    os._exit(1)                     # should Abort ever return
 
 
 def world():

@@ -92,7 +92,8 @@ class DistributedDataParallel(Module):
 
     def _check_same_model(self, named):
         layout = repr([(name, tuple(p.shape), str(p.dtype), p.device) for name, p in named])
-        call = guard.Call("DDP construction", size=zlib.crc32(layout.encode()), extra=len(named))
+        call = guard.Call("DDP construction", size=zlib.crc32(layout.encode()), extra=len(named),
+                          site=False)
         try:
             guard.exchange(call)
         except guard.CollectiveMismatch as err:
@@ -136,8 +137,6 @@ class DistributedDataParallel(Module):
         ``loss.backward()`` already does this outside ``no_sync``; lessons call it
         after accumulating inside ``no_sync`` to show where the communication is.
         """
-        if self.world_size == 1:
-            return
         self._start_sync()
         self._passes = max(self._passes, 1)
         self._finish_sync(check_unused=False)
@@ -149,7 +148,7 @@ class DistributedDataParallel(Module):
             self._in_pass = True
             self._passes += 1
             queue_callback(self._end_of_backward)
-            if self._require_sync and self.world_size > 1:
+            if self._require_sync:
                 self._start_sync()
         self._used.add(id(param))
         if not self._syncing:
@@ -183,9 +182,11 @@ class DistributedDataParallel(Module):
             future = hook(state, GradBucket(bucket, is_last=bucket.index == len(self.buckets) - 1))
             if not hasattr(future, "wait"):
                 future = Future.completed(future)
+        elif self.world_size == 1:       # nothing to exchange; hooks, checks and timeline as for p > 1
+            future = Future.completed(bucket.data())
         elif type(bucket.flat) is np.ndarray:
             call = guard.Call("DDP bucket all-reduce", bucket.flat.dtype, bucket.data().size,
-                              extra=self._passes)
+                              extra=self._passes, site=False)
             work = start_with_header(call, bucket.flat, lambda data: None)
             future = Future(lambda data=bucket.data(): (work.wait(), data)[1], poll=work.is_completed)
         else:   # CuPy: the checked, blocking all-reduce of collectives.py
@@ -202,7 +203,7 @@ class DistributedDataParallel(Module):
     def _finish_sync(self, check_unused):
         self._syncing = False
         unready = [name for bucket in self.buckets for name, p in zip(bucket.names, bucket.params)
-                   if id(p) not in self._ready]
+                   if id(p) not in self._ready][::-1]          # buckets run in reverse model order
         if check_unused and unready and not self.find_unused_parameters:
             raise RuntimeError(
                 f"DistributedDataParallel on rank {self.rank}: these parameters received no gradient in "

@@ -59,6 +59,6 @@ def _at_exit():
     if _world.failed is not None:
         abort_job(f"a collective failed earlier ({_world.failed})")
     try:
-        guard.exchange(guard.Call("exit"))
+        guard.exchange(guard.Call("exit", site=False))
     except guard.CollectiveError as err:
         abort_job(f"this rank is exiting (end of script or sys.exit) while another rank is not: {err}")

@@ -7,10 +7,16 @@ silently sums the wrong buffers, stops with "message truncated", or waits
 forever. And a rank that never arrives (stuck, crashed without abort) makes
 the others wait forever at 100% CPU. Three remedies, all in this file:
 
-1. **A header in the same message.** Call k on rank r is described by four
+1. **A header in the same message.** Call k on rank r is described by five
    small integers: its sequence number, what it is (kind and dtype), its size,
-   and one more the caller may use (DDP: backward passes since the last sync).
-   Rank r writes them into column r of a 4 x p table of zeros placed in front of
+   the line of the program that called it, and one more the caller may use
+   (DDP: backward passes since the last sync). The line is what catches one
+   extra or missing call: MPI pairs the k-th calls of all ranks, so if rank 0
+   makes one more ``all_reduce`` of the same size, only the place it was called
+   from tells the pair apart. (Every rank must therefore call a collective from
+   the same line; a program that calls the same collective from different
+   lines on different ranks can set MINIGRAD_CHECK_CALL_SITE=0.)
+   Rank r writes them into column r of a 5 x p table of zeros placed in front of
    the data, and the table is all-reduced WITH the data, in one message. A sum
    of zeros and one number is exact (all codes are < 2^24, exact even in
    float32), so afterwards every rank holds every rank's header: an all-gather
@@ -35,12 +41,13 @@ half-done): the error is recorded, later collectives refuse to run, and
 import os
 import sys
 import time
+import zlib
 
 import numpy as np
 
 from minigrad.distributed.comm import _world, get_timeout
 
-FIELDS = ("sequence number", "call", "size", "extra")
+FIELDS = ("sequence number", "call", "size", "call site", "extra")
 LIMIT = 1 << 24                        # every code is taken mod 2^24: exact in float32
 KINDS = ("?", "all_reduce(sum)", "all_reduce(max)", "all_reduce(min)", "broadcast", "all_gather",
          "all_gather_bytes", "barrier", "exit", "DDP bucket all-reduce", "DDP construction",
@@ -48,6 +55,8 @@ KINDS = ("?", "all_reduce(sum)", "all_reduce(max)", "all_reduce(min)", "broadcas
 DTYPES = (None, "float32", "float64", "int32", "int64", "float16", "uint8", "int8", "bool", "uint32",
           "uint64", "int16", "uint16", "complex64", "complex128")
 PROBE_TAG, REPLY_TAG = 0x6D67, 0x6D68  # point-to-point tags on COMM_WORLD (collectives never see them)
+CHECK_CALL_SITE = os.environ.get("MINIGRAD_CHECK_CALL_SITE", "1") != "0"
+_sites = {}   # (code object, line) -> (site code, "file:line")
 
 
 class CollectiveError(RuntimeError):
@@ -74,34 +83,65 @@ _state = _State()
 
 
 class Call:
-    """One collective call on this rank: number, kind, dtype, size, deadline."""
+    """One collective call on this rank: number, kind, dtype, size, call site, deadline.
 
-    __slots__ = ("seq", "kind", "dtype", "size", "extra", "timeout", "codes")
+    ``site=False`` for calls whose place in the program is not a line of the
+    user's code (DDP's buckets: the backward pass itself; the exit collective).
+    """
 
-    def __init__(self, kind, dtype=None, size=0, extra=0, timeout=None):
+    __slots__ = ("seq", "kind", "timeout", "codes", "where")
+
+    def __init__(self, kind, dtype=None, size=0, extra=0, timeout=None, site=True):
         if _world.failed is not None:
             raise CollectiveError(f"rank {_world.rank}: {kind} refused: an earlier collective failed "
                                   f"({_world.failed}); the job is ending")
         _state.seq += 1
-        self.seq, self.kind, self.dtype, self.size, self.extra = _state.seq, kind, dtype, size, extra
+        self.seq, self.kind = _state.seq, kind
         self.timeout = get_timeout() if timeout is None else float(timeout)
+        site, self.where = _call_site() if site and CHECK_CALL_SITE else (0, None)
         dtype_code = DTYPES.index(str(dtype)) if str(dtype) in DTYPES else 0
-        self.codes = (self.seq % LIMIT, KINDS.index(kind) * 16 + dtype_code, size % LIMIT, extra % LIMIT)
+        self.codes = (self.seq % LIMIT, KINDS.index(kind) * 16 + dtype_code, size % LIMIT, site,
+                      extra % LIMIT)
         _state.last = self
 
     def __str__(self):
-        return describe(self.codes)
+        return describe(self.codes) + (f" called at {self.where}" if self.where else "")
+
+
+_LIBRARY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # .../minigrad
+_EXAMPLES = os.path.join(_LIBRARY, "examples")
+
+
+def _call_site():
+    """(code, "file:line") of the innermost frame outside the library: the user's call.
+
+    (A comm hook's collective, run from inside backward, gets the line of ``loss.backward()``.)
+    """
+    frame = sys._getframe(2)
+    while (frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY)
+           and not frame.f_code.co_filename.startswith(_EXAMPLES)):
+        frame = frame.f_back
+    key = (frame.f_code, frame.f_lineno)
+    found = _sites.get(key)
+    if found is None:
+        where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+        found = _sites[key] = (1 + zlib.crc32(where.encode()) % (LIMIT - 1), where)
+    return found
 
 
 def describe(codes):
-    """'all_reduce(sum) #12 of 1000 float32' from the four header codes."""
-    seq, what, size, extra = (int(c) for c in codes)
-    kind = KINDS[what // 16] if 0 <= what // 16 < len(KINDS) else "an unreadable call"
+    """'all_reduce(sum) #12 of 1000 float32' from the five header codes."""
+    seq, what, size, site, extra = (int(c) for c in codes)
+    if not (0 < what // 16 < len(KINDS) and 0 <= seq < LIMIT and 0 <= size < LIMIT):
+        return "a call of another kind, dtype or size (its header does not read as one here)"
+    kind = KINDS[what // 16]
     dtype = DTYPES[what % 16] if 0 <= what % 16 < len(DTYPES) else None
     text = f"{kind} #{seq}"
     if kind not in ("barrier", "exit"):
         text += f" of {size}" + (f" {dtype}" if dtype else "")
-    return text + (f" ({extra} backward passes since the last sync)" if kind.startswith("DDP b") else "")
+    if site:
+        text += f" (call site {site:06x})"
+    return text + (f" (backward passes since the last sync: {extra})" if kind.startswith("DDP b") else "")
 
 
 def header_length(p):
@@ -210,10 +250,10 @@ def lagging(call):
         if r == _world.rank:
             continue
         codes = _state.replies.get(r)
-        if codes is None or list(codes[:4]) != list(call.codes):
+        if codes is None or list(codes) != list(call.codes):
             missing.append(r)
             notes.append(f"rank {r} " + ("did not answer (busy outside minigrad's collectives, or stuck)"
-                                         if codes is None else f"is waiting in {describe(codes[:4])}"))
+                                         if codes is None else f"is waiting in {describe(codes)}"))
     if not missing:
         return "every rank has arrived; MPI has not finished the transfer"
     return f"ranks {missing} never arrived ({'; '.join(notes)})"
@@ -232,10 +272,10 @@ def serve_probes():
     MPI, comm = _world.MPI, _world.comm
     status = MPI.Status()
     while comm.Iprobe(source=MPI.ANY_SOURCE, tag=PROBE_TAG, status=status):
-        question = np.empty(4, dtype=np.int64)
+        question = np.empty(len(FIELDS), dtype=np.int64)
         comm.Recv(question, source=status.Get_source(), tag=PROBE_TAG)
         mine = _state.current or _state.last
-        answer = np.array(mine.codes if mine is not None else (0, 0, 0, 0), dtype=np.int64)
+        answer = np.array(mine.codes if mine is not None else (0,) * len(FIELDS), dtype=np.int64)
         _state.sends.append((comm.Isend(answer, dest=status.Get_source(), tag=REPLY_TAG), answer))
     _state.sends = [(req, buf) for req, buf in _state.sends if not req.Test()]
     collect_replies()
@@ -245,7 +285,7 @@ def collect_replies():
     MPI, comm = _world.MPI, _world.comm
     status = MPI.Status()
     while comm.Iprobe(source=MPI.ANY_SOURCE, tag=REPLY_TAG, status=status):
-        answer = np.empty(4, dtype=np.int64)
+        answer = np.empty(len(FIELDS), dtype=np.int64)
         comm.Recv(answer, source=status.Get_source(), tag=REPLY_TAG)
         _state.replies[status.Get_source()] = answer.tolist()
 
