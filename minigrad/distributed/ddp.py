@@ -17,9 +17,12 @@ How the averaging hides inside backward (Li et al. 2020, Sec. 3.2.3-3.2.4):
 * when the last gradient of a bucket (``buckets.py``) has been accumulated,
   the bucket's all-reduce is STARTED, non-blocking, while backward goes on
   computing the gradients of earlier layers. Buckets start in index order on
-  every rank (their collectives must pair up); each later hook pokes MPI so
-  the transfers progress (``MPI_Test``: MPICH moves data only inside MPI calls
-  unless ``MPIR_CVAR_ASYNC_PROGRESS=1`` gives it a thread of its own);
+  every rank (their collectives must pair up);
+* MPICH moves a message only while some MPI call runs on that rank (unless
+  ``MPIR_CVAR_ASYNC_PROGRESS=1`` gives it a thread of its own). So while
+  buckets are in flight a helper thread calls ``MPI_Iprobe`` every ~0.1 ms
+  (``progress.py``): backward's matrix products release Python's GIL, so the
+  transfers advance during them, not only at the next hook;
 * a callback queued for the end of the backward pass waits for every bucket,
   divides the sums by p and writes the averages into ``.grad``: when
   ``loss.backward()`` returns, the gradients are averaged.
@@ -43,7 +46,7 @@ import zlib
 import numpy as np
 
 from minigrad.autograd.engine import queue_callback
-from minigrad.distributed import guard
+from minigrad.distributed import guard, progress
 from minigrad.distributed.buckets import FIRST_BUCKET_BYTES, GradBucket, make_buckets
 from minigrad.distributed.collectives import Future, all_reduce, broadcast, start_with_header
 from minigrad.distributed.comm import _world, get_rank, get_world_size, traffic
@@ -174,6 +177,8 @@ class DistributedDataParallel(Module):
 
     def _launch(self, bucket):
         """Start the reduction of one bucket (non-blocking on the built-in path)."""
+        if self._next == 0 and self.world_size > 1:
+            progress.start()
         self._next += 1
         bucket.pack_grads()
         self._note(bucket.index, "start")
@@ -211,6 +216,12 @@ class DistributedDataParallel(Module):
                 "find_unused_parameters=True (PyTorch's flag) if some are skipped in some iterations")
         while self._next < len(self.buckets):
             self._launch(self.buckets[self._next])
+        progress.stop()                     # from here on this thread polls MPI itself
+        self._wait_and_unpack()
+        self._inflight, self._passes, self._used = [], 0, set()
+        self.bytes_sent += traffic.bytes_sent - self._bytes_before
+
+    def _wait_and_unpack(self):
         used_anywhere = self._used_anywhere() if self.find_unused_parameters else None
         for bucket, future, seen_done in self._inflight:
             averaged = future.wait()
@@ -223,8 +234,6 @@ class DistributedDataParallel(Module):
                 data[...] = unwrap(averaged).reshape(-1)
             keep = None if used_anywhere is None else [used_anywhere[id(p)] for p in bucket.params]
             bucket.unpack_grads(keep)
-        self._inflight, self._passes, self._used = [], 0, set()
-        self.bytes_sent += traffic.bytes_sent - self._bytes_before
 
     def _used_anywhere(self):
         """id(param) -> did ANY rank give it a gradient since the last sync (one small all-reduce)."""

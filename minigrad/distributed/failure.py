@@ -51,8 +51,9 @@ def install():
 
 def _at_exit():
     """Abort after a failure; otherwise leave together with every other rank, or abort."""
-    from minigrad.distributed import guard
+    from minigrad.distributed import guard, progress
 
+    progress.stop()
     uncaught = getattr(sys, "last_value", None)
     if uncaught is not None:
         abort_job(f"uncaught {type(uncaught).__name__}: {uncaught}")

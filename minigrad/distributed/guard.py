@@ -45,7 +45,7 @@ import zlib
 
 import numpy as np
 
-from minigrad.distributed.comm import _world, get_timeout
+from minigrad.distributed.comm import _timeout, _world
 
 FIELDS = ("sequence number", "call", "size", "call site", "extra")
 LIMIT = 1 << 24                        # every code is taken mod 2^24: exact in float32
@@ -57,6 +57,7 @@ DTYPES = (None, "float32", "float64", "int32", "int64", "float16", "uint8", "int
 PROBE_TAG, REPLY_TAG = 0x6D67, 0x6D68  # point-to-point tags on COMM_WORLD (collectives never see them)
 CHECK_CALL_SITE = os.environ.get("MINIGRAD_CHECK_CALL_SITE", "1") != "0"
 _sites = {}   # (code object, line) -> (site code, "file:line")
+_what = {}    # (kind, dtype) -> the "call" code
 
 
 class CollectiveError(RuntimeError):
@@ -97,11 +98,13 @@ class Call:
                                   f"({_world.failed}); the job is ending")
         _state.seq += 1
         self.seq, self.kind = _state.seq, kind
-        self.timeout = get_timeout() if timeout is None else float(timeout)
+        self.timeout = _timeout[0] if timeout is None else float(timeout)
         site, self.where = _call_site() if site and CHECK_CALL_SITE else (0, None)
-        dtype_code = DTYPES.index(str(dtype)) if str(dtype) in DTYPES else 0
-        self.codes = (self.seq % LIMIT, KINDS.index(kind) * 16 + dtype_code, size % LIMIT, site,
-                      extra % LIMIT)
+        what = _what.get((kind, dtype))
+        if what is None:
+            what = _what[kind, dtype] = KINDS.index(kind) * 16 + (DTYPES.index(str(dtype))
+                                                                  if str(dtype) in DTYPES else 0)
+        self.codes = (self.seq % LIMIT, what, size % LIMIT, site, extra % LIMIT)
         _state.last = self
 
     def __str__(self):
@@ -150,20 +153,17 @@ def header_length(p):
 
 def write_header(call, table, sign=1):
     """Zeros, and this rank's codes in its own column (``sign=-1`` for a MIN reduction)."""
-    p, r = _world.size, _world.rank
-    column = [0] * (len(FIELDS) * p)
-    column[r::p] = [sign * c for c in call.codes]
-    table[:] = column
+    table.fill(0)
+    table[_world.rank::_world.size] = call.codes if sign == 1 else [-c for c in call.codes]
 
 
 def check_header(call, table, sign=1):
     """After the reduction: raise CollectiveMismatch unless every column equals ours."""
     p = _world.size
     got = table.tolist()
-    expected = [c for c in call.codes for _ in range(p)]
     if sign == -1:
         got = [-v for v in got]
-    if got != expected:
+    if got != [c for c in call.codes for _ in range(p)]:
         rows = np.array(got).reshape(len(FIELDS), p)
         others = "; ".join(f"rank {r}: {describe(rows[:, r])}" for r in range(p))
         fail(CollectiveMismatch(
@@ -214,8 +214,9 @@ def wait(call, requests):
             polls += 1
             if polls % 64:
                 continue
-            os.sched_yield()                           # more ranks than cores: let the others run
             now = time.monotonic()
+            if now - start > 0.001:
+                os.sched_yield()                       # a long wait: let the other ranks have the CPU
             if now < next_look:
                 continue
             next_look = now + 0.005
