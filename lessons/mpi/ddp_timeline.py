@@ -5,7 +5,8 @@
 An MLP of 6 Linear(256, 256) layers wrapped in DistributedDataParallel with
 one bucket per layer. Our own post-accumulate-grad hooks note when each
 parameter's gradient is ready; ``model.timeline`` notes when each bucket's
-all-reduce starts and when it is seen finished. Then the same gradients are
+all-reduce starts and when DDP sees it finished (at its next hook, or in the
+final wait: an upper bound). Then the same gradients are
 synchronised with one all-reduce per tensor (bucket_cap_mb=0) and with one
 flat bucket, to time the two. Rank 0 prints one JSON line; times in seconds
 from the start of backward.
@@ -34,10 +35,10 @@ def make_mlp():
 x = mg.tensor(np.random.default_rng(rank).standard_normal((512, WIDTH)).astype(np.float32))
 
 # 1. the timeline of one training step
-model = dist.DistributedDataParallel(make_mlp(), bucket_cap_mb=(WIDTH + 1) * WIDTH * 4 / 2**20)  # a Linear per bucket
-ready = {}
-for name, param in model.module.named_parameters():
+mlp, ready = make_mlp(), {}
+for name, param in mlp.named_parameters():   # registered before DDP's own hooks, so they run first
     param.register_post_accumulate_grad_hook(lambda t, name=name: ready.setdefault(name, time.perf_counter()))
+model = dist.DistributedDataParallel(mlp, bucket_cap_mb=(WIDTH + 1) * WIDTH * 4 / 2**20)  # a Linear per bucket
 model(x).sum().backward()                                  # warm-up
 for _ in range(3):                                         # keep the last of three steps
     model.zero_grad()
