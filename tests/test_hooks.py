@@ -103,3 +103,15 @@ def test_leaf_hooks_fire_as_soon_as_the_leaf_is_done_not_at_the_end():
     h.register_hook(lambda g: order.append("h"))
     (h @ w2).sum().backward()
     assert order == ["w2", "h", "w1"]
+
+
+def test_autograd_grad_runs_leaf_hooks_but_not_post_accumulate_hooks_as_torch():
+    results = {}
+    for lib in (mg, torch):
+        calls = []
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        x.register_hook(lambda g: calls.append("pre") or g * 10)
+        x.register_post_accumulate_grad_hook(lambda t: calls.append("post"))
+        (g,) = lib.autograd.grad((x * x).sum(), x)
+        results[lib.__name__] = (calls, g.tolist(), x.grad)
+    assert results["minigrad"] == results["torch"] == (["pre"], [20.0, 40.0], None)

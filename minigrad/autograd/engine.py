@@ -45,6 +45,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     result = []
     for x in inputs:
         g = capture[id(x)]
+        if g is not None and x.creator is None and x._grad_hooks:  # as PyTorch: a leaf's hooks see it
+            g = _call_grad_hooks(x._grad_hooks, g)
         if g is None:
             g = backend.get_array_module(x.data).zeros_like(x.data)
         result.append(g if isinstance(g, Tensor) else Tensor(g.copy() if g.base is not None else g))
