@@ -21,7 +21,8 @@ Hooks here:
                                         error feedback, FP16): payloads all-gathered, decoded
                                         and summed in rank order (bitwise equal on all ranks)
 """
-from minigrad.distributed.collectives import Future, all_gather_bytes, all_reduce
+from minigrad.distributed.collectives import all_gather_bytes, all_reduce
+from minigrad.distributed.work import Future
 from minigrad.distributed.comm import get_world_size
 from minigrad.tensor import Tensor
 

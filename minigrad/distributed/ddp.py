@@ -48,8 +48,9 @@ import numpy as np
 from minigrad.autograd.engine import queue_callback
 from minigrad.distributed import guard, progress
 from minigrad.distributed.buckets import FIRST_BUCKET_BYTES, GradBucket, make_buckets
-from minigrad.distributed.collectives import Future, all_reduce, broadcast, start_with_header
-from minigrad.distributed.comm import _world, get_rank, get_world_size, traffic
+from minigrad.distributed.work import Future
+from minigrad.distributed.collectives import all_reduce, broadcast, start_with_header
+from minigrad.distributed.comm import get_rank, get_world_size, traffic
 from minigrad.nn import Module
 from minigrad.tensor import unwrap
 
