@@ -217,7 +217,8 @@ def test_cupy_arrays_all_reduce_through_host_staging():
 
 @pytest.mark.mpi
 def test_ddp_equals_big_batch_sgd_and_replicas_stay_bitwise_equal():
-    """4 ranks, 20 steps, no_sync accumulation, clipping, float64; QSGD path (see script)."""
+    """4 ranks: the idiomatic PyTorch loop (no_sync, clipping, momentum, float64) vs big-batch SGD
+    to 1e-10, replicas bitwise equal; one collective per step with accumulate; comm hooks (script)."""
     assert_every_rank_says(run_mpi("check_ddp.py", 4), 4, "ddp ok")
 
 

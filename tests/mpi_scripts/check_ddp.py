@@ -13,7 +13,7 @@ Every rank also trains, alone, the reference on the concatenated global batch
 every step: parameters bitwise equal on all ranks, and equal to the reference
 to 1e-10. Then: `training.accumulate(..., no_sync=model.no_sync)` makes exactly
 one collective per optimizer step; PyTorch's allreduce_hook gives the same
-training; the QSGD comm hook keeps replicas bitwise equal on fewer bytes;
+training; the QSGD, TopK and FP16 comm hooks keep replicas bitwise equal on fewer bytes;
 find_unused_parameters=True averages a parameter used on some ranks only and
 leaves one no rank used at None. Prints "rank r: ddp ok".
 """
@@ -23,7 +23,7 @@ import minigrad as mg
 import minigrad.distributed as dist
 import minigrad.nn.functional as F
 from minigrad import nn, optim
-from minigrad.compress import QSGD
+from minigrad.compress import FP16, QSGD, TopK
 from minigrad.distributed import comm_hooks, guard
 from minigrad.nn.utils import clip_grad_norm_
 from minigrad.training import accumulate
@@ -109,14 +109,16 @@ def check_one_collective_per_step_with_accumulate():
         opt.zero_grad()
 
 
-def check_qsgd_hook():
-    """QSGD as a comm hook: replicas bitwise equal, and far fewer bytes than dense."""
+def check_compressor_hooks():
+    """QSGD, TopK (error feedback) and FP16 as comm hooks: replicas bitwise equal, fewer bytes."""
     sent = {}
-    for name in ("dense", "qsgd"):
+    compressors = {"dense": None, "qsgd": QSGD(levels=16, bucket_size=512, seed=rank),
+                   "topk": TopK(ratio=0.1), "fp16": FP16()}
+    for name, compressor in compressors.items():
         net = make_model(seed=7, width=512)
-        model = dist.DistributedDataParallel(net)
-        if name == "qsgd":
-            model.register_comm_hook(QSGD(levels=16, bucket_size=512, seed=rank), comm_hooks.compressor_hook)
+        model = dist.DistributedDataParallel(net, bucket_cap_mb=0.02)        # several buckets
+        if compressor is not None:
+            model.register_comm_hook(compressor, comm_hooks.compressor_hook)
         opt = optim.SGD(model.parameters(), lr=0.1)
         for step in range(2):
             idx = np.arange(step * 8, step * 8 + 8) + rank * 30
@@ -125,7 +127,9 @@ def check_qsgd_hook():
             opt.zero_grad()
             assert bitwise_equal_on_all_ranks(net), f"{name}: replicas differ after step {step}"
         sent[name] = model.bytes_sent
+    assert sorted(compressors["topk"].residuals) == list(range(len(model.buckets))), "one residual per bucket"
     assert 0 < sent["qsgd"] < sent["dense"] / 4, sent
+    assert 0 < sent["topk"] < sent["dense"] / 2 and 0 < sent["fp16"] < sent["dense"], sent
     return sent
 
 
@@ -155,7 +159,7 @@ worst_many, n_many = train_and_compare(bucket_cap_mb=0)          # one bucket pe
 worst_hook, _ = train_and_compare(bucket_cap_mb=0, hook=comm_hooks.allreduce_hook)
 assert (n_buckets, n_many) == (1, 4)
 check_one_collective_per_step_with_accumulate()
-sent = check_qsgd_hook()
+sent = check_compressor_hooks()
 check_find_unused_parameters()
 if rank == 0:
     print(f"largest gap to big-batch SGD: {worst_one_bucket:.2e} (1 bucket), {worst_many:.2e} "
