@@ -438,7 +438,7 @@ tl = timing["timeline"]
 spans = {}
 for index, event, t in tl["buckets"]:
     spans.setdefault(index, {})[event] = t
-fig, ax = plt.subplots(figsize=(9, 3.6))
+fig, ax = plt.subplots(figsize=(9, 4.2))
 ax.barh(-1, tl["backward"][1] * 1e3, left=0, color="lightgray", label="loss.backward() (start to return)")
 for index, span in sorted(spans.items()):
     ax.barh(index, (span["end"] - span["start"]) * 1e3, left=span["start"] * 1e3, color="tab:blue",
@@ -449,13 +449,17 @@ for index, span in sorted(spans.items()):
 ax.set_yticks([-1] + sorted(spans), ["backward"] + [f"bucket {i}" for i in sorted(spans)])
 ax.invert_yaxis()
 ax.set_xlabel("ms since backward started (rank 0)")
-ax.legend(fontsize=8, loc="lower right")
+ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
+fig.tight_layout()
 plt.show()
 sync = timing["sync"]
 print(f"one all-reduce per tensor: {sync['naive']['buckets']} calls, {sync['naive']['seconds'] * 1e3:.2f} ms; "
       f"flat: {sync['flat']['buckets']} calls, {sync['flat']['seconds'] * 1e3:.2f} ms")
 
 # %% [markdown]
+# A bar ends when DDP *sees* the all-reduce finished — at its next hook, or in the final wait — so
+# its length is an upper bound on the transfer.
+#
 # **CHECK** — the buckets start in order, each after its own last gradient is ready; all but the
 # last start *before* backward has finished computing (the first layer's gradient is the last one
 # ready), and every bucket has finished before `loss.backward()` returns.
