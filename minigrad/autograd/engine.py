@@ -42,14 +42,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     capture = {id(x): None for x in inputs}
     keep = create_graph if retain_graph is None else retain_graph
     _run(outputs, roots, keep, create_graph, capture)
-    result = []
+    result, handed_out = [], set()
     for x in inputs:
         g = capture[id(x)]
         if g is not None and x.creator is None and x._grad_hooks:  # as PyTorch: a leaf's hooks see it
             g = _call_grad_hooks(x._grad_hooks, g)
         if g is None:
             g = backend.get_array_module(x.data).zeros_like(x.data)
-        result.append(g if isinstance(g, Tensor) else Tensor(g.copy() if g.base is not None else g))
+        if not isinstance(g, Tensor):  # each result owns its array (Add hands one array to both inputs)
+            if g.base is not None or id(g) in handed_out:
+                g = g.copy()
+            handed_out.add(id(g))
+            g = Tensor(g)
+        result.append(g)
     return tuple(result)
 
 
