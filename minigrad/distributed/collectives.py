@@ -106,8 +106,8 @@ def all_reduce(x, op="sum", async_op=False, timeout=None, algorithm=None):
         traffic.bytes_sent += 2 * (_world.size - 1) * array.nbytes // _world.size   # as the ring
         traffic.messages += 2 * (_world.size - 1)
         return x
-    buffer = _take_staging(array.dtype, guard.header_length(_world.size) + array.size)
-    buffer[guard.header_length(_world.size):] = array.reshape(-1)
+    buffer = _take_staging(array.dtype, guard.header_length(_world.size) + array.size)   # own buffer:
+    buffer[guard.header_length(_world.size):] = array.reshape(-1)                 # others may be in flight
 
     def finish(data):
         if op == "mean":
@@ -115,11 +115,7 @@ def all_reduce(x, op="sum", async_op=False, timeout=None, algorithm=None):
         array[...] = data.reshape(array.shape)
         _staging.setdefault((buffer.dtype, buffer.size), []).append(buffer)
 
-    work = start_with_header(call, buffer, finish, op=op)
-    if async_op:
-        return work
-    work.wait()
-    return x
+    return start_with_header(call, buffer, finish, op=op)      # async_op: a Work for the caller
 
 
 def start_with_header(call, buffer, finish, op="sum"):
