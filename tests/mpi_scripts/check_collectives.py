@@ -111,6 +111,11 @@ def check_tensors_views_and_other_collectives():
     dist.all_reduce(view)
     assert np.array_equal(base, np.arange(12.0).reshape(3, 4) * sum(range(1, p + 1)))
 
+    a, b = np.full(3, float(rank)), np.full((2, 2), float(rank + 1))   # two in flight at once
+    work_a, work_b = dist.all_reduce(a, async_op=True), dist.all_reduce(b, op="mean", async_op=True)
+    assert work_b.wait() and work_a.wait() and work_a.is_completed()
+    assert (a == sum(range(p))).all() and (b == (p + 1) / 2).all()
+
     src = p - 1
     x = np.full(5, float(rank))
     assert dist.broadcast(x, src=src) is x and (x == src).all()
