@@ -42,12 +42,12 @@ def test_nccl_is_not_offered_host_arrays_or_dtypes_it_lacks(monkeypatch):
     """With two ranks pretended, only device arrays of NCCL's dtypes go on to NCCL's setup."""
     fakecupy.install(monkeypatch)
     monkeypatch.setattr(nccl._world, "size", 2)
-    assert not nccl._takes(np.zeros(3, np.float32))
-    assert not nccl._takes(fakecupy.zeros(3, dtype=np.complex64))
-    assert not nccl._takes(fakecupy.zeros(3, dtype=bool))
-    assert nccl._takes(fakecupy.zeros(3, dtype=np.float16))
+    assert not nccl.takes(np.zeros(3, np.float32))
+    assert not nccl.takes(fakecupy.zeros(3, dtype=np.complex64))
+    assert not nccl.takes(fakecupy.zeros(3, dtype=bool))
+    assert nccl.takes(fakecupy.zeros(3, dtype=np.float16))
     fakecupy.install(monkeypatch, with_nccl=False)
-    assert not nccl._takes(fakecupy.zeros(3, dtype=np.float32))
+    assert not nccl.takes(fakecupy.zeros(3, dtype=np.float32))
 
 
 @pytest.mark.mpi

@@ -39,7 +39,6 @@ import os
 import warnings
 
 from minigrad import backend
-from minigrad.distributed.buffers import check_agreement
 from minigrad.distributed.comm import _world, traffic, world
 
 # launcher variables holding the local rank, in the order they are tried
@@ -122,7 +121,7 @@ def _setup(array):
     return _state.usable
 
 
-def _takes(array):
+def takes(array):
     """Can NCCL take ``array`` on this rank (a CuPy array of an NCCL dtype, NCCL present)?"""
     return (backend.is_cupy_array(array) and array.dtype.name in _DTYPES and _world.size > 1
             and (_state.usable if _state.decided else _nccl_module() is not None))
@@ -147,12 +146,10 @@ def _contiguous(array):
     return backend.get_array_module(array).ascontiguousarray(array), True
 
 
-def all_reduce(array, op, check=True):
+def all_reduce(array, op):
     """In place over NCCL; False (nothing done) where NCCL cannot take ``array``."""
-    if not _takes(array):
+    if not takes(array):
         return False
-    if check:
-        check_agreement(world(), "all_reduce", length=array.size, dtype=array.dtype, op=op, algorithm="nccl")
     launch = _launch("all_reduce", array)
     if launch is None:
         return False
@@ -169,13 +166,10 @@ def all_reduce(array, op, check=True):
     return True
 
 
-def broadcast(array, src, check=True):
+def broadcast(array, src):
     """Rank ``src``'s array into every rank's, in place over NCCL; False where NCCL cannot take it."""
-    if not _takes(array):
+    if not takes(array):
         return False
-    if check:
-        check_agreement(world(), "broadcast", length=array.size, dtype=array.dtype, src=int(src),
-                        algorithm="nccl")
     launch = _launch("broadcast", array)
     if launch is None:
         return False
@@ -189,12 +183,10 @@ def broadcast(array, src, check=True):
     return True
 
 
-def all_gather(array, check=True):
+def all_gather(array):
     """A (p, *shape) device array of every rank's ``array`` over NCCL; None where NCCL cannot take it."""
-    if not _takes(array):
+    if not takes(array):
         return None
-    if check:
-        check_agreement(world(), "all_gather", shape=array.shape, dtype=array.dtype, algorithm="nccl")
     launch = _launch("all_gather", array)
     if launch is None:
         return None
