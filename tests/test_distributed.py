@@ -250,9 +250,9 @@ def test_ddp_buckets_respect_the_cap_and_dtype():
     named = [(f"p{i}", q) for i, q in enumerate(params)]
     sizes = [[q.size for q in b.params] for b in make_buckets(named, cap_bytes=800)]
     assert sizes == [[100, 100], [300], [10]]          # 800 bytes = 200 float32; new dtype, new bucket
-    assert [[q.size for q in b.params] for b in make_buckets(named, 0)] == [[100], [100], [300], [10]]
+    assert [[q.numel() for q in b.params] for b in make_buckets(named, 0)] == [[100], [100], [300], [10]]
     first_small = make_buckets(named, cap_bytes=2000, first_cap_bytes=400)
-    assert [[q.size for q in b.params] for b in first_small] == [[100], [100, 300], [10]]
+    assert [[q.numel() for q in b.params] for b in first_small] == [[100], [100, 300], [10]]
 
 
 def test_ddp_buckets_run_in_reverse_parameter_order_and_hooks_see_pytorchs_bucket():

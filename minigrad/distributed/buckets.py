@@ -27,7 +27,7 @@ class Bucket:
         self.index = index
         self.names = [name for name, _ in named_params]
         self.params = [p for _, p in named_params]
-        self.offsets = np.cumsum([0] + [p.size for p in self.params]).tolist()
+        self.offsets = np.cumsum([0] + [p.numel() for p in self.params]).tolist()
         self.header_length = header_length
         xp = backend.get_array_module(self.params[0].data)
         self.flat = xp.zeros(header_length + self.offsets[-1], dtype=self.params[0].dtype)
