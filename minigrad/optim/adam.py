@@ -15,6 +15,7 @@ Loshchilov & Hutter's Algorithm 2, with the schedule multiplier folded into lr a
 PyTorch does.
 """
 from minigrad import backend
+from minigrad.optim.inplace import axpy_
 from minigrad.optim.optimizer import Optimizer
 
 
@@ -47,7 +48,6 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = -p.grad.data if group["maximize"] else p.grad.data
                 param = p.data
                 xp = backend.get_array_module(param)
                 state = self.state.setdefault(p, {})
@@ -60,21 +60,24 @@ class Adam(Optimizer):
                 state["step"] += 1
                 t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
 
-                if decay != 0:
-                    if self.decoupled_weight_decay:
+                if self.decoupled_weight_decay:
+                    g = self._gradient(p, group["maximize"])
+                    if decay != 0:
                         param *= 1 - lr * decay
-                    else:
-                        g = g + decay * param
+                else:
+                    g = self._gradient(p, group["maximize"], decay)
                 m *= beta1
-                m += (1 - beta1) * g
+                axpy_(m, 1 - beta1, g)
                 v *= beta2
-                v += (1 - beta2) * g * g
+                scratch = self._scratch(g, 1)
+                axpy_(v, 1 - beta2, xp.multiply(g, g, out=scratch))
                 if amsgrad:
                     xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
                     v = state["max_exp_avg_sq"]
-                step_size = lr / (1 - beta1 ** t)
-                denom = xp.sqrt(v) / (1 - beta2 ** t) ** 0.5 + eps
-                param -= step_size * m / denom
+                denom = xp.sqrt(v, out=scratch)
+                denom /= (1 - beta2 ** t) ** 0.5
+                denom += eps
+                axpy_(param, -lr / (1 - beta1 ** t), xp.divide(m, denom, out=denom))  # p -= step_size * m / denom
         return loss
 
 

@@ -14,6 +14,8 @@ p_{t+1} = p_t - lr * grad(p_t) + momentum * (p_t - p_{t-1}). The Nesterov branch
 Nesterov's accelerated gradient (Nesterov 1983) written at the look-ahead point, as in
 Sutskever et al. 2013 and Bengio, Boulanger-Lewandowski & Pascanu 2013.
 """
+from minigrad import backend
+from minigrad.optim.inplace import axpy_
 from minigrad.optim.optimizer import Optimizer, required
 
 
@@ -49,11 +51,7 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:  # no gradient: no decay, no state, no change
                     continue
-                g = p.grad.data
-                if group["maximize"]:
-                    g = -g
-                if group["weight_decay"] != 0:
-                    g = g + group["weight_decay"] * p.data
+                g = self._gradient(p, group["maximize"], group["weight_decay"])
                 if momentum != 0:
                     state = self.state.setdefault(p, {})
                     buf = state.get("momentum_buffer")
@@ -61,8 +59,13 @@ class SGD(Optimizer):
                         buf = state["momentum_buffer"] = g.copy()
                     else:
                         buf *= momentum
-                        buf += (1 - dampening) * g
-                    g = g + momentum * buf if group["nesterov"] else buf
-                param = p.data
-                param -= lr * g
+                        axpy_(buf, 1 - dampening, g)
+                    if group["nesterov"]:
+                        if g is p.grad.data:  # never write into the caller's gradient
+                            g = self._scratch(g, 0)
+                            backend.get_array_module(g).copyto(g, p.grad.data)
+                        axpy_(g, momentum, buf)
+                    else:
+                        g = buf
+                axpy_(p.data, -lr, g)
         return loss
