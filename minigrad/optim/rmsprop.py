@@ -7,7 +7,7 @@ parameter p with gradient g:
     g   <- -g                                  if maximize
     g   <- g + weight_decay * p                L2 penalty folded into the gradient
     s   <- alpha * s + (1 - alpha) * g^2       mean square
-    a   <- alpha * a + (1 - alpha) * g         if centered (Graves 2013, eq. 38-40):
+    a   <- alpha * a + (1 - alpha) * g         if centered (Graves 2013, sec. 4):
     d   <- sqrt(s - a^2) + eps                   divide by an estimate of the std, not the RMS
     d   <- sqrt(s) + eps                       otherwise
     b   <- momentum * b + g / d                if momentum > 0, then p <- p - lr * b
