@@ -15,7 +15,7 @@ Because s only grows, the effective step only shrinks: the reason RMSprop and
 Adam replace the sum with a moving average.
 """
 from minigrad import backend
-from minigrad.optim.inplace import axpy_
+from minigrad.optim.inplace import axpy_, blocks
 from minigrad.optim.optimizer import Optimizer
 
 
@@ -51,12 +51,12 @@ class Adagrad(Optimizer):
                     continue
                 state = self.state[p]
                 state["step"] += 1
-                g = self._gradient(p, group["maximize"], group["weight_decay"])
-                xp = backend.get_array_module(g)
                 step_lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-                scratch = self._scratch(g, 1)
-                state["sum"] += xp.multiply(g, g, out=scratch)
-                std = xp.sqrt(state["sum"], out=scratch)
-                std += group["eps"]
-                axpy_(p.data, -step_lr, xp.divide(g, std, out=std))  # p -= lr_t * g / std
+                for param, g, total in blocks(p.data, p.grad.data, state["sum"]):
+                    g = self._gradient(g, param, group["maximize"], group["weight_decay"])
+                    xp, scratch = backend.get_array_module(g), self._scratch(g, 1)
+                    total += xp.multiply(g, g, out=scratch)
+                    std = xp.sqrt(total, out=scratch)
+                    std += group["eps"]
+                    axpy_(param, -step_lr, xp.divide(g, std, out=std))  # p -= lr_t * g / std
         return loss

@@ -24,7 +24,7 @@ Where implementations differ (check before comparing numbers):
   the usual bias/norm exclusion; ``layerwise.exclude_bias_and_norm`` does both).
 """
 from minigrad import backend
-from minigrad.optim.inplace import axpy_
+from minigrad.optim.inplace import axpy_, blocks
 from minigrad.optim.optimizer import Optimizer, required
 
 
@@ -58,14 +58,14 @@ class LARS(Optimizer):
                         local_lr = group["trust_coefficient"] * w_norm / (g_norm + decay * w_norm)
                 state = self.state.setdefault(p, {})
                 state["local_lr"] = local_lr
-                direction = self._gradient(p, weight_decay=decay)                  # g + beta * w
                 if momentum == 0:
-                    axpy_(w, -group["lr"] * local_lr, direction)
+                    for w_block, g_block in blocks(w, g):
+                        axpy_(w_block, -group["lr"] * local_lr, self._gradient(g_block, w_block, weight_decay=decay))
                     continue
                 if "momentum_buffer" not in state:
                     state["momentum_buffer"] = xp.zeros_like(w)
-                v = state["momentum_buffer"]
-                v *= momentum
-                axpy_(v, group["lr"] * local_lr, direction)
-                w -= v
+                for w_block, g_block, v in blocks(w, g, state["momentum_buffer"]):
+                    v *= momentum
+                    axpy_(v, group["lr"] * local_lr, self._gradient(g_block, w_block, weight_decay=decay))  # g + beta w
+                    w_block -= v
         return loss

@@ -150,13 +150,13 @@ class Optimizer:
             buffer = self._scratch_buffers[key] = backend.get_array_module(like).empty(like.size, like.dtype)
         return buffer[:like.size].reshape(like.shape)
 
-    def _gradient(self, p, maximize=False, weight_decay=0.0):
-        """torch's first lines of most rules: g <- -g if maximize; g <- g + weight_decay * p.
+    def _gradient(self, g, param, maximize=False, weight_decay=0.0):
+        """torch's first lines of most rules: g <- -g if maximize; g <- g + weight_decay * param.
 
-        Returns ``p.grad``'s own array when neither applies (never written to),
-        else the result in scratch slot 0.
+        On raw arrays (a whole parameter or one block of it). Returns ``g`` itself
+        when neither applies (it is never written to: it is the caller's
+        gradient), else the result in scratch slot 0.
         """
-        g = p.grad.data
         if not maximize and weight_decay == 0:
             return g
         xp = backend.get_array_module(g)
@@ -165,7 +165,7 @@ class Optimizer:
             xp.negative(g, out=out)
         else:
             xp.copyto(out, g)
-        return axpy_(out, weight_decay, p.data) if weight_decay != 0 else out
+        return axpy_(out, weight_decay, param) if weight_decay != 0 else out
 
     def register_step_pre_hook(self, hook):
         """Call ``hook(optimizer)`` before every update; it may rewrite ``p.grad`` in place.

@@ -17,7 +17,7 @@ The lecture slides give the rule without a paper; the centered variant is from
 Graves, "Generating Sequences With Recurrent Neural Networks", 2013, sec. 4.
 """
 from minigrad import backend
-from minigrad.optim.inplace import axpy_
+from minigrad.optim.inplace import axpy_, blocks
 from minigrad.optim.optimizer import Optimizer
 
 
@@ -41,7 +41,6 @@ class RMSprop(Optimizer):
     def _update(self, closure=None):
         loss = self._loss_from(closure)
         for group in self.param_groups:
-            alpha, momentum = group["alpha"], group["momentum"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -50,29 +49,34 @@ class RMSprop(Optimizer):
                 if not state:
                     state["step"] = 0
                     state["square_avg"] = xp.zeros_like(p.data)
-                    if momentum > 0:
+                    if group["momentum"] > 0:
                         state["momentum_buffer"] = xp.zeros_like(p.data)
                     if group["centered"]:
                         state["grad_avg"] = xp.zeros_like(p.data)
                 state["step"] += 1
-                g = self._gradient(p, group["maximize"], group["weight_decay"])
-                square_avg, denom = state["square_avg"], self._scratch(g, 1)
-                square_avg *= alpha
-                axpy_(square_avg, 1 - alpha, xp.multiply(g, g, out=denom))
-                if group["centered"]:
-                    grad_avg = state["grad_avg"]
-                    axpy_(grad_avg, 1 - alpha, xp.subtract(g, grad_avg, out=denom))  # a += (1-alpha)(g - a)
-                    xp.multiply(grad_avg, grad_avg, out=denom)
-                    xp.subtract(square_avg, denom, out=denom)
-                    xp.sqrt(denom, out=denom)
-                else:
-                    xp.sqrt(square_avg, out=denom)
-                denom += group["eps"]
-                step = xp.divide(g, denom, out=denom)                # g / d
-                if momentum > 0:
-                    buf = state["momentum_buffer"]
-                    buf *= momentum
-                    buf += step
-                    step = buf
-                axpy_(p.data, -group["lr"], step)
+                names = [name for name in ("square_avg", "momentum_buffer", "grad_avg") if name in state]
+                for param, g, *buffers in blocks(p.data, p.grad.data, *(state[name] for name in names)):
+                    self._rmsprop_step(group, param, g, **dict(zip(names, buffers)))
         return loss
+
+    def _rmsprop_step(self, group, param, g, square_avg, momentum_buffer=None, grad_avg=None):
+        """The update on one block of a parameter (see ``inplace.blocks``)."""
+        xp, alpha = backend.get_array_module(param), group["alpha"]
+        g = self._gradient(g, param, group["maximize"], group["weight_decay"])
+        denom = self._scratch(g, 1)
+        square_avg *= alpha
+        axpy_(square_avg, 1 - alpha, xp.multiply(g, g, out=denom))
+        if group["centered"]:
+            axpy_(grad_avg, 1 - alpha, xp.subtract(g, grad_avg, out=denom))  # a += (1-alpha)(g - a)
+            xp.multiply(grad_avg, grad_avg, out=denom)
+            xp.subtract(square_avg, denom, out=denom)
+            xp.sqrt(denom, out=denom)
+        else:
+            xp.sqrt(square_avg, out=denom)
+        denom += group["eps"]
+        step = xp.divide(g, denom, out=denom)                                # g / d
+        if group["momentum"] > 0:
+            momentum_buffer *= group["momentum"]
+            momentum_buffer += step
+            step = momentum_buffer
+        axpy_(param, -group["lr"], step)
