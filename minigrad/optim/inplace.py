@@ -21,7 +21,9 @@ import functools
 
 from minigrad import backend
 
-BLOCK = 1 << 18   # elements: 1 MiB per float32 array, so the 4-6 arrays of an update fit in a 2 MiB L2 cache
+# Elements per block: 1 MiB per float32 array, so the 4-6 arrays of one update stay in the last-level cache,
+# while the Python loop over blocks stays cheap (48 blocks for a 12.6 M-parameter model). Measured best of 2^14..2^20.
+BLOCK = 1 << 18
 
 
 @functools.cache
