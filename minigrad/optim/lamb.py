@@ -30,7 +30,7 @@ Where implementations differ (check before comparing numbers):
   ``weight_decay=0`` too for the usual bias/norm exclusion (``layerwise.exclude_bias_and_norm``).
 """
 from minigrad import backend
-from minigrad.optim.inplace import axpy_
+from minigrad.optim.inplace import axpy_, blocks
 from minigrad.optim.optimizer import Optimizer
 
 
@@ -54,7 +54,6 @@ class LAMB(Optimizer):
     def _update(self, closure=None):
         loss = self._loss_from(closure)
         for group in self.param_groups:
-            (beta1, beta2), eps, decay = group["betas"], group["eps"], group["weight_decay"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -65,18 +64,9 @@ class LAMB(Optimizer):
                     state.update(step=0, exp_avg=xp.zeros_like(x), exp_avg_sq=xp.zeros_like(x))
                 state["step"] += 1
                 t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-                m *= beta1
-                axpy_(m, 1 - beta1, g)
-                v *= beta2
-                update = self._scratch(g, 1)
-                axpy_(v, 1 - beta2, xp.multiply(g, g, out=update))
-                correction1, correction2 = (1 - beta1 ** t, 1 - beta2 ** t) if group["bias_correction"] else (1, 1)
-                xp.sqrt(v, out=update)
-                update /= correction2 ** 0.5
-                update += eps
-                xp.divide(m, update, out=update)
-                update /= correction1                                       # r, Adam's direction
-                axpy_(update, decay, x)                                     # u = r + wd * x
+                update = self._scratch(g, 1)                                # u, the whole layer's
+                for block in blocks(x, g, m, v, update):
+                    _direction(group, t, *block)
                 ratio = 1.0                                                 # excluded, or a zero norm
                 if group["trust_ratio"]:
                     x_norm, u_norm = float(xp.linalg.norm(x)), float(xp.linalg.norm(update))
@@ -85,6 +75,23 @@ class LAMB(Optimizer):
                 state["trust_ratio"] = ratio
                 axpy_(x, -group["lr"] * ratio, update)
         return loss
+
+
+def _direction(group, t, x, g, m, v, update):
+    """Moments at step t and u = r + weight_decay * x, on one block (see ``inplace.blocks``)."""
+    xp = backend.get_array_module(x)
+    (beta1, beta2), eps = group["betas"], group["eps"]
+    m *= beta1
+    axpy_(m, 1 - beta1, g)
+    v *= beta2
+    axpy_(v, 1 - beta2, xp.multiply(g, g, out=update))
+    correction1, correction2 = (1 - beta1 ** t, 1 - beta2 ** t) if group["bias_correction"] else (1, 1)
+    xp.sqrt(v, out=update)
+    update /= correction2 ** 0.5
+    update += eps
+    xp.divide(m, update, out=update)
+    update /= correction1                                                   # r, Adam's direction
+    axpy_(update, group["weight_decay"], x)                                 # u = r + wd * x
 
 
 def _clip(norm, bounds):
