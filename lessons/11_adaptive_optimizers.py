@@ -220,7 +220,7 @@ plt.show()
 # %% [markdown]
 # ## A "dynamic learning rate" from the parameter change?
 #
-# Seed 003 proposes adapting the learning rate with a formula built on $\max_i \Delta\theta_i / |\Delta\theta_i|$,
+# Seed 003's "dynamic learning rate" formula contains the term $\max_i \Delta\theta_i / |\Delta\theta_i|$,
 # where $\Delta\theta = \theta_t - \theta_{t-1}$. As written, each ratio is $\Delta\theta_i/|\Delta\theta_i| = \mathrm{sign}(\Delta\theta_i) = \pm 1$
 # (undefined where $\Delta\theta_i = 0$), so the maximum is $+1$ as soon as one coordinate went up, and $-1$
 # only if every coordinate went down. It carries no information about the *size* of the step, so it
