@@ -123,7 +123,7 @@ def main():
     n = sum(v.size for v in values)
     print(f"optimizer step on {len(SHAPES)} float32 tensors, {n / 1e6:.1f} M parameters; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {REPEATS}, taking turns")
-    header = (f"{'optimizer':<72} {'minigrad ms':>11} {'ref ms':>8} {'foreach ms':>10} "
+    header = (f"{'optimizer':<76} {'minigrad ms':>11} {'ref ms':>8} {'foreach ms':>10} "
               f"{'mg/ref':>7} {'mg/foreach':>10}")
     print(header)
     print("-" * len(header))
@@ -132,7 +132,7 @@ def main():
             minigrad_optimizer(name, kwargs, values, grads),
             torch_optimizer(name, kwargs, values, grads, foreach=False),
             torch_optimizer(name, kwargs, values, grads, foreach=True))
-        print(f"{label(name, kwargs) + ' vs torch':<72} {ours * 1e3:>11.2f} {theirs * 1e3:>8.2f} "
+        print(f"{label(name, kwargs) + ' vs torch':<76} {ours * 1e3:>11.2f} {theirs * 1e3:>8.2f} "
               f"{foreach * 1e3:>10.2f} {ours / theirs:>7.2f} {ours / foreach:>10.2f}")
     adam_ms = median_step_seconds(minigrad_optimizer("Adam", dict(lr=1e-3), values, grads))[0]
     layerwise = []
@@ -141,7 +141,7 @@ def main():
             minigrad_optimizer(name, kwargs, values, grads),
             naive([v.copy() for v in values], grads, **kwargs))
         layerwise.append((name, ours))
-        print(f"{label(name, kwargs) + ' vs naive NumPy':<72} {ours * 1e3:>11.2f} {theirs * 1e3:>8.2f} "
+        print(f"{label(name, kwargs) + ' vs naive NumPy':<76} {ours * 1e3:>11.2f} {theirs * 1e3:>8.2f} "
               f"{'-':>10} {ours / theirs:>7.2f} {'-':>10}")
     for name, ours in layerwise:
         print(f"{name} step / minigrad Adam step ({adam_ms * 1e3:.2f} ms): {ours / adam_ms:.2f}")
