@@ -191,7 +191,7 @@ def values_over_next_steps(opt, sched, num_steps, metric=None):
 
 
 @pytest.mark.parametrize("case", list(CASES) + list(ADAM_CASES) + ["plateau"])
-def test_state_dict_resumes_the_same_trajectory(case):
+def test_state_dict_resumes_the_same_trajectory(case, tmp_path):
     kind = "Adam" if case in ADAM_CASES else "SGD"
     metric = scripted_metric() if case == "plateau" else None
     make = (lambda o: S.ReduceLROnPlateau(o, patience=3, cooldown=2, factor=0.5)) if case == "plateau" \
@@ -201,6 +201,8 @@ def test_state_dict_resumes_the_same_trajectory(case):
     values_over_next_steps(opt, sched, 57, metric)
     opt_state, sched_state = opt.state_dict(), sched.state_dict()
     expected = values_over_next_steps(opt, sched, 40, None if metric is None else metric[57:])
+    mg.save(sched_state, tmp_path / "scheduler.mg")                 # plain data: no pickled objects needed
+    sched_state = mg.load(tmp_path / "scheduler.mg")
 
     opt2, _ = two_group_optimizers(kind)           # rebuilt in the natural order:
     opt2.load_state_dict(opt_state)                # optimizer, its state,

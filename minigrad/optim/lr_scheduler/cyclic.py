@@ -11,21 +11,29 @@ import types
 from minigrad.optim.lr_scheduler.base import LRScheduler, per_group
 
 
-class _MomentumCycle:
-    """Writes each group's momentum (SGD, RMSprop, LARS) or beta1 (Adam, LAMB)."""
+def _momentum_setup(scheduler, optimizer, base_momentum, max_momentum):
+    """Check the optimizer has a momentum (or beta1); keep the per-group bounds as plain attributes."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(f"{type(scheduler).__name__}: optimizer must support momentum or beta1 with "
+                         f"`cycle_momentum` option enabled")
+    scheduler.use_beta1 = "betas" in optimizer.defaults
+    scheduler.base_momentums = per_group("base_momentum", optimizer, base_momentum)
+    scheduler.max_momentums = per_group("max_momentum", optimizer, max_momentum)
 
-    def __init__(self, optimizer, base_momentum, max_momentum, name):
-        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-            raise ValueError(f"{name}: optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
-        self.use_beta1 = "betas" in optimizer.defaults
-        self.base_momentums = per_group("base_momentum", optimizer, base_momentum)
-        self.max_momentums = per_group("max_momentum", optimizer, max_momentum)
 
-    def write(self, group, momentum):
-        if self.use_beta1:
-            group["betas"] = (momentum, *group["betas"][1:])
-        else:
-            group["momentum"] = momentum
+def _write_momentum(group, use_beta1, momentum):
+    """The momentum of SGD, RMSprop, LARS, or beta1 of Adam and LAMB."""
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+def _start_at_max_momentum(scheduler, optimizer):
+    """PyTorch's initialisation: every group starts at max_momentum and records both bounds."""
+    for group, top, bottom in zip(optimizer.param_groups, scheduler.max_momentums, scheduler.base_momentums):
+        _write_momentum(group, scheduler.use_beta1, top)
+        group["max_momentum"], group["base_momentum"] = top, bottom
 
 
 class CyclicLR(LRScheduler):
@@ -60,12 +68,9 @@ class CyclicLR(LRScheduler):
             mode, scale_mode) if scale_fn is None else scale_mode
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            self.momentum = _MomentumCycle(optimizer, base_momentum, max_momentum, "CyclicLR")
+            _momentum_setup(self, optimizer, base_momentum, max_momentum)
             if last_epoch == -1:
-                for group, top, bottom in zip(optimizer.param_groups, self.momentum.max_momentums,
-                                              self.momentum.base_momentums):
-                    self.momentum.write(group, top)
-                    group["max_momentum"], group["base_momentum"] = top, bottom
+                _start_at_max_momentum(self, optimizer)
         super().__init__(optimizer, last_epoch, base_lrs=base_lrs)
 
     def _scale(self, x):
@@ -91,9 +96,8 @@ class CyclicLR(LRScheduler):
         super()._apply(t)
         if self.cycle_momentum:
             height, scale = self._height_and_scale(t)
-            for group, bottom, top in zip(self.optimizer.param_groups, self.momentum.base_momentums,
-                                          self.momentum.max_momentums):
-                self.momentum.write(group, top - (top - bottom) * height * scale)
+            for group, bottom, top in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                _write_momentum(group, self.use_beta1, top - (top - bottom) * height * scale)
 
     def state_dict(self):
         """As PyTorch: a plain-function ``scale_fn`` is saved as None, a callable object as its ``__dict__``."""
@@ -163,12 +167,9 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            self.momentum = _MomentumCycle(optimizer, base_momentum, max_momentum, "OneCycleLR")
+            _momentum_setup(self, optimizer, base_momentum, max_momentum)
             if last_epoch == -1:
-                for group, top, bottom in zip(optimizer.param_groups, self.momentum.max_momentums,
-                                              self.momentum.base_momentums):
-                    self.momentum.write(group, top)
-                    group["max_momentum"], group["base_momentum"] = top, bottom
+                _start_at_max_momentum(self, optimizer)
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start, end, pct):
@@ -197,4 +198,4 @@ class OneCycleLR(LRScheduler):
         if self.cycle_momentum:
             (_, _, _, m_from, m_to), pct = self._phase_at(t)
             for group in self.optimizer.param_groups:
-                self.momentum.write(group, self._anneal(group[m_from], group[m_to], pct))
+                _write_momentum(group, self.use_beta1, self._anneal(group[m_from], group[m_to], pct))
