@@ -180,3 +180,23 @@ def test_invalid_arguments_raise():
         optim.LAMB([w], clip_weight_norm=(1.0,))
     with pytest.raises(ValueError, match="required 'lr'"):
         optim.LARS([w])
+
+
+@pytest.mark.parametrize("name, kwargs", [("LARS", dict(lr=1.0, weight_decay=0.01)), ("LAMB", dict(weight_decay=0.01))])
+def test_checkpoint_through_save_load_resumes_bit_identically(tmp_path, name, kwargs):
+    params = [mg.tensor(a, requires_grad=True) for a in initial_values(seed=5)]
+    opt = getattr(optim, name)(params, **kwargs)
+    for t in range(4):
+        set_grads(params, gradient_of([p.data for p in params], t))
+        opt.step()
+    mg.save(opt.state_dict(), tmp_path / "opt.mg")
+    copies = [mg.tensor(p.data.copy(), requires_grad=True) for p in params]
+    resumed = getattr(optim, name)(copies, lr=123.0)
+    resumed.load_state_dict(mg.load(tmp_path / "opt.mg"))
+    for t in range(4, 8):
+        for group in (params, copies):
+            set_grads(group, gradient_of([p.data for p in group], t))
+        opt.step()
+        resumed.step()
+    for a, b in zip(params, copies):
+        np.testing.assert_array_equal(a.data, b.data)
