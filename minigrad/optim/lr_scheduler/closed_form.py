@@ -1,65 +1,45 @@
-"""Learning-rate schedules, stepped once per optimizer step.
+"""Schedules that are a formula in the step t and the group's base lr.
 
-A scheduler rewrites ``group["lr"]`` of every parameter group. Each one here is a
-closed-form function of the step count t (``last_epoch``, PyTorch's name for it,
-even though here it counts optimizer steps) and of the group's base learning rate
-(``initial_lr``, the lr the group had when the scheduler was built):
-
+    LambdaLR           lr_t = base * lr_lambda(t)
     StepLR             lr_t = base * gamma ^ floor(t / step_size)
     CosineAnnealingLR  lr_t = eta_min + (base - eta_min) * (1 + cos(pi * t / T_max)) / 2
     LinearWarmup       lr_t = base * (f + (1 - f) * min(t, warmup_steps) / warmup_steps)
-
-Usage, as in PyTorch: build it right after the optimizer (that sets lr_0), then
-``optimizer.step(); scheduler.step()`` in the loop.
 """
 import math
+import types
 
-__all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "LinearWarmup", "linear_scaling_rule"]
+from minigrad.optim.lr_scheduler.base import LRScheduler, per_group
 
 
-class LRScheduler:
-    """Base class: subclasses give ``lr_at(base_lr, t)``."""
+class LambdaLR(LRScheduler):
+    """lr_t = base * lr_lambda(t): any schedule given as a function of the step (one, or one per group).
 
-    def __init__(self, optimizer, last_epoch=-1):
-        self.optimizer = optimizer
-        for i, group in enumerate(optimizer.param_groups):
-            if last_epoch == -1:
-                group.setdefault("initial_lr", group["lr"])
-            elif "initial_lr" not in group:
-                raise KeyError(
-                    f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs "
-                    f"param_groups[{i}]['initial_lr'] (load the optimizer's state_dict first)"
-                )
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self.step()
+    ``state_dict`` cannot save a plain function; like PyTorch it saves ``None`` in
+    its place, and the ``__dict__`` of a callable object (so a stateful
+    schedule object comes back with its state).
+    """
 
-    def lr_at(self, base_lr, t):
-        raise NotImplementedError(f"{type(self).__name__}.lr_at")
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        if isinstance(lr_lambda, (list, tuple)) and len(lr_lambda) != len(optimizer.param_groups):
+            raise ValueError(f"LambdaLR: expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
+        self.lr_lambdas = per_group("lr_lambda", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
-        """The learning rates of every group at the current step ``last_epoch``."""
-        return [self.lr_at(base_lr, self.last_epoch) for base_lr in self.base_lrs]
-
-    def step(self):
-        """Advance one optimizer step and write the new lr into every group."""
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self):
-        return list(self._last_lr)
+    def lrs_at(self, t):
+        return [base_lr * fn(t) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
     def state_dict(self):
-        """Everything but the optimizer (whose own state_dict carries the current lrs)."""
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
+        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
 
-    def load_state_dict(self, state_dict):
-        """Restore the step count and write its lrs into the groups (whatever order things were rebuilt in)."""
-        self.__dict__.update(state_dict)
-        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
-            group["lr"] = lr
+    def _restore(self, state_dict):
+        state_dict = dict(state_dict)
+        for fn, saved in zip(self.lr_lambdas, state_dict.pop("lr_lambdas")):
+            if saved is not None:
+                fn.__dict__.update(saved)
+        super()._restore(state_dict)
 
 
 class StepLR(LRScheduler):
