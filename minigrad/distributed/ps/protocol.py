@@ -93,10 +93,12 @@ def wait_for(pending, timeout, what):
 
 def abort(comm, error):
     """Print ``error`` with this rank's number, then end every rank through MPI_Abort."""
+    from mpi4py import MPI
+
     sys.stdout.flush()
     sys.stderr.write(f"[minigrad.distributed.ps] rank {comm.Get_rank()} of {comm.Get_size()}: "
                      f"{type(error).__name__}: {error}; calling MPI_Abort so that no rank waits "
                      f"forever\n")
     sys.stderr.flush()
-    comm.Abort(1)      # the launcher ends every rank with a non-zero exit status
+    MPI.COMM_WORLD.Abort(1)    # the launcher ends every rank with a non-zero exit status
     os._exit(1)        # should Abort ever return
