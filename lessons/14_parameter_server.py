@@ -53,7 +53,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-import minigrad as mg
 from minigrad.distributed import ps
 from minigrad.optim import SGD
 

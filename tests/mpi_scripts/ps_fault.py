@@ -11,8 +11,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 import minigrad as mg
 from minigrad.distributed import ps
 from minigrad.optim import SGD

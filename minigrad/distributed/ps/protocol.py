@@ -84,8 +84,9 @@ def wait_for(pending, timeout, what):
         if not pending:
             return
         if time.monotonic() > deadline:
+            missing = sorted({peer for _, peer in pending})
             raise ParameterServerTimeout(
-                f"{what}: no answer from rank(s) {sorted({peer for _, peer in pending})} within {timeout:g} s "
+                f"{what}: no answer from rank(s) {missing} within {timeout:g} s "
                 f"(the timeout; set it with timeout= or MINIGRAD_PS_TIMEOUT)")
         time.sleep(pause)
         pause = min(2 * pause + 1e-5, MAX_PAUSE)

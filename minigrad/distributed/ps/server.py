@@ -70,7 +70,7 @@ class ParameterServer:
         self._outbox = {w: Message(hi - lo, dtype) for w in group.workers}
 
     def run(self, on_update=None):
-        """Serve until all workers are done; returns the record. ``on_update(state)`` runs after each update."""
+        """Serve until every worker is done; returns the record. ``on_update(state)`` follows each update."""
         try:
             for w in self.group.workers:
                 self._reply(w, clock=0)
@@ -137,8 +137,8 @@ class ParameterServer:
         pause = 0.0
         while working:
             arrived = [w for w in awaited if self._inbox[w].request.Test()]
+            self._check_deadline(awaited)
             if not arrived:
-                self._check_deadline(awaited)
                 time.sleep(pause)
                 pause = min(2 * pause + 1e-5, protocol.MAX_PAUSE)
                 continue
@@ -171,4 +171,5 @@ class ParameterServer:
         if late:
             raise ParameterServerTimeout(
                 f"{self._name()}: no message from worker rank(s) {late} within {self.timeout:g} s "
-                f"(the timeout; set it with timeout= or MINIGRAD_PS_TIMEOUT)")
+                f"(the timeout; set it with timeout= or MINIGRAD_PS_TIMEOUT): stuck, dead, or "
+                f"finished without Worker.close()")
