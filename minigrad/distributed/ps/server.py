@@ -137,7 +137,7 @@ class ParameterServer:
         pause = 0.0
         while working:
             arrived = [w for w in awaited if self._inbox[w].request.Test()]
-            self._check_deadline(awaited)
+            self._check_deadline(awaited, arrived)
             if not arrived:
                 time.sleep(pause)
                 pause = min(2 * pause + 1e-5, protocol.MAX_PAUSE)
@@ -165,9 +165,9 @@ class ParameterServer:
                     self._reply(w, clock=clocks[w])
                     awaited[w] = time.monotonic()
 
-    def _check_deadline(self, awaited):
+    def _check_deadline(self, awaited, arrived):
         now = time.monotonic()
-        late = sorted(w for w, since in awaited.items() if now - since > self.timeout)
+        late = sorted(w for w, since in awaited.items() if now - since > self.timeout and w not in arrived)
         if late:
             raise ParameterServerTimeout(
                 f"{self._name()}: no message from worker rank(s) {late} within {self.timeout:g} s "
