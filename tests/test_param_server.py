@@ -162,3 +162,6 @@ def test_bad_arguments_are_named():
         ps.ParameterServer(fake, [x], lambda p: SGD(p, lr=0.1), mode="ssp", staleness=-1)
     with pytest.raises(ValueError, match="rank 0 is a server"):
         ps.Worker(fake, [x])
+    mixed = [x, mg.tensor(np.zeros(2), requires_grad=True)]   # float32 and float64
+    with pytest.raises(ValueError, match=r"ParameterServer: all parameters must share one dtype"):
+        ps.ParameterServer(fake, mixed, lambda p: SGD(p, lr=0.1))

@@ -31,7 +31,7 @@ from minigrad.distributed.ps.protocol import (
     DONE, GRADIENT, PARAMETERS, TO_SERVER, TO_WORKER, Message, ParameterServerError,
     ParameterServerTimeout, wait_for,
 )
-from minigrad.distributed.ps.sharding import FlatLayout, flat_parameters
+from minigrad.distributed.ps.sharding import FlatLayout, common_dtype, flat_parameters
 from minigrad.distributed.ps.state import ShardState
 
 MODES = ("sync", "async", "ssp")
@@ -59,13 +59,13 @@ class ParameterServer:
         if staleness is not None and not (isinstance(staleness, int) and staleness >= 0):
             raise ValueError(f"ParameterServer: staleness must be an int >= 0, got {staleness!r}")
         params = list(params)
+        dtype = common_dtype(params, "ParameterServer")
         self.group, self.mode, self.staleness = group, mode, staleness
         self.timeout = protocol.default_timeout() if timeout is None else float(timeout)
         self.layout = FlatLayout([p.shape for p in params], group.num_servers)
         lo, hi = self.layout.shard(group.server_index)
         pieces = [(a - lo, b - lo, shape) for a, b, shape in self.layout.pieces(group.server_index)]
         self.state = ShardState(flat_parameters(params)[lo:hi], pieces, optimizer)
-        dtype = params[0].dtype
         self._inbox = {w: Message(hi - lo, dtype) for w in group.workers}
         self._outbox = {w: Message(hi - lo, dtype) for w in group.workers}
 

@@ -50,6 +50,21 @@ class FlatLayout:
         return result
 
 
+def common_dtype(params, who):
+    """The one dtype of ``params`` (a non-empty list of CPU Tensors), or a ValueError naming ``who``."""
+    if not params:
+        raise ValueError(f"{who}: got no parameters")
+    dtypes = sorted({str(p.dtype) for p in params})
+    if len(dtypes) > 1:
+        raise ValueError(f"{who}: all parameters must share one dtype (they travel in one flat "
+                         f"buffer), got {dtypes}")
+    devices = sorted({p.device for p in params})
+    if devices != ["cpu"]:
+        raise ValueError(f"{who}: parameters must live on the CPU (messages are NumPy buffers), "
+                         f"got devices {devices}")
+    return params[0].dtype
+
+
 def flatten(arrays, dtype):
     """One new 1-D array holding ``arrays`` one after the other (None counts as zeros of size 0)."""
     return np.concatenate([np.asarray(a, dtype=dtype).reshape(-1) for a in arrays])

@@ -18,7 +18,9 @@ from minigrad.distributed.ps import protocol
 from minigrad.distributed.ps.protocol import (
     DONE, GRADIENT, HEADER, TO_SERVER, TO_WORKER, Message, ParameterServerError, wait_for,
 )
-from minigrad.distributed.ps.sharding import FlatLayout, flat_gradients, flat_parameters, load_flat
+from minigrad.distributed.ps.sharding import (
+    FlatLayout, common_dtype, flat_gradients, flat_parameters, load_flat,
+)
 
 
 class Worker:
@@ -32,10 +34,10 @@ class Worker:
         if group.is_server:
             raise ValueError(f"Worker: rank {group.rank} is a server (servers: {group.servers})")
         self.group, self.params = group, list(params)
+        dtype = common_dtype(self.params, "Worker")
         self.timeout = protocol.default_timeout() if timeout is None else float(timeout)
         self.layout = FlatLayout([p.shape for p in self.params], group.num_servers)
         self.flat = flat_parameters(self.params)               # (N,) staging for the model's values
-        dtype = self.params[0].dtype
         sizes = [hi - lo for lo, hi in map(self.layout.shard, range(group.num_servers))]
         self._inbox = [Message(n, dtype) for n in sizes]
         self._outbox = [Message(n, dtype) for n in sizes]
