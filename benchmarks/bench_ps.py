@@ -41,13 +41,6 @@ import numpy as np
 STEPS = 60
 
 
-def polite_barrier(comm):
-    """A barrier that sleeps while it waits: MPICH's blocking calls spin and would steal the cores."""
-    request = comm.Ibarrier()
-    while not request.Test():
-        time.sleep(1e-3)
-
-
 def throughput(servers):
     from mpi4py import MPI
 
@@ -73,7 +66,7 @@ def throughput(servers):
 
     rows = {}
     for mode in ("sync", "async"):
-        group.comm.Barrier()
+        group.barrier()
         start = time.perf_counter()
         if group.is_server:
             server = ps.ParameterServer(group, params, lambda p: SGD(p, lr=0.01), mode=mode, timeout=300)
@@ -87,12 +80,12 @@ def throughput(servers):
             worker.close()
             count = STEPS
         seconds = time.perf_counter() - start
-        polite_barrier(group.comm)
+        group.barrier()
         rows[mode] = group.comm.gather((group.is_server, count, seconds), root=0)
 
     peers = {}                                 # the peers: all-reduce data parallelism on the workers
     for peer in ("all-reduce", "all-reduce, sleeping poll"):
-        polite_barrier(group.comm)
+        group.barrier()
         seconds = 0.0
         if not group.is_server:
             layout = ps.FlatLayout([p.shape for p in params], 1)
@@ -110,7 +103,7 @@ def throughput(servers):
                 load_flat([p.grad for p in params], grad / group.num_workers, layout)
                 opt.step()
             seconds = time.perf_counter() - start
-        polite_barrier(group.comm)              # the server sleeps meanwhile
+        group.barrier()              # the server sleeps meanwhile
         peers[peer] = group.comm.gather((group.is_server, STEPS, seconds), root=0)
     if group.rank == 0:
         rate = {name: group.num_workers * STEPS / max(s for server, _, s in table if not server)

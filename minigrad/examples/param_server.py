@@ -77,7 +77,7 @@ def train(group, mode, steps, lr, staleness=None, batch=32, compute_s=0.01, stra
     model = make_model(X.shape[1])
     W = group.num_workers
     per_gradient_lr = lr if mode == "sync" else lr / W
-    group.comm.Barrier()                      # start the clocks together (not a message we wait on)
+    group.barrier(timeout)                    # start the clocks together
     start = time.perf_counter()
     if group.is_server:
         server = ps.ParameterServer(group, model.parameters(), lambda p: SGD(p, lr=per_gradient_lr),

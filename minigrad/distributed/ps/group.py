@@ -1,5 +1,6 @@
 """Who is a server and who is a worker: ``Group(num_servers)``."""
 from minigrad.distributed import comm as world_comm
+from minigrad.distributed.ps import protocol
 
 
 class Group:
@@ -10,6 +11,7 @@ class Group:
     ``size``, ``servers`` and ``workers`` (lists of ranks), ``is_server``,
     ``server_index`` (0..S-1 on a server), and ``local``: a communicator of
     the processes with the same role (the workers' own all-reduce, say).
+    ``barrier()`` waits for all ranks with a deadline, sleeping while it polls.
 
     ``minigrad.distributed`` joins MPI here, which also makes an uncaught
     exception on any rank end the whole job (see ``comm.py``).
@@ -38,3 +40,12 @@ class Group:
     @property
     def num_workers(self):
         return len(self.workers)
+
+    def barrier(self, timeout=None):
+        """Wait until every rank of the group is here, sleeping between polls, within a deadline."""
+        timeout = protocol.default_timeout() if timeout is None else float(timeout)
+        try:
+            protocol.wait_for([(self.comm.Ibarrier(), None)], timeout,
+                              f"rank {self.rank}, barrier of {self.size} ranks")
+        except protocol.ParameterServerTimeout as err:
+            protocol.abort(self.comm, err)

@@ -75,7 +75,8 @@ def wait_for(pending, timeout, what):
     """Poll ``pending`` (a list of (request, peer rank) pairs) until all are done.
 
     After ``timeout`` seconds raise ParameterServerTimeout naming ``what`` and
-    the ranks whose requests are still open.
+    the ranks whose requests are still open (peer None: "not every rank", for
+    a collective such as a barrier).
     """
     deadline = time.monotonic() + timeout
     pause = 0.0
@@ -84,9 +85,10 @@ def wait_for(pending, timeout, what):
         if not pending:
             return
         if time.monotonic() > deadline:
-            missing = sorted({peer for _, peer in pending})
+            peers = {peer for _, peer in pending}
+            who = "not every rank arrived" if None in peers else f"no answer from rank(s) {sorted(peers)}"
             raise ParameterServerTimeout(
-                f"{what}: no answer from rank(s) {missing} within {timeout:g} s "
+                f"{what}: {who} within {timeout:g} s "
                 f"(the timeout; set it with timeout= or MINIGRAD_PS_TIMEOUT)")
         time.sleep(pause)
         pause = min(2 * pause + 1e-5, MAX_PAUSE)

@@ -16,7 +16,7 @@ slowest worker is at most s clocks behind in SSP mode.
 """
 from minigrad.distributed.ps import protocol
 from minigrad.distributed.ps.protocol import (
-    DONE, GRADIENT, HEADER, TO_SERVER, TO_WORKER, Message, ParameterServerError, wait_for,
+    DONE, GRADIENT, HEADER, PARAMETERS, TO_SERVER, TO_WORKER, Message, ParameterServerError, wait_for,
 )
 from minigrad.distributed.ps.sharding import (
     FlatLayout, common_dtype, flat_gradients, flat_parameters, load_flat,
@@ -98,6 +98,9 @@ class Worker:
         wait_for(list(zip([box.request for box in self._inbox], self.group.servers)), self.timeout,
                  f"worker rank {self.group.rank}, step {self.steps}, waiting for parameters")
         for k, box in enumerate(self._inbox):
+            if box.kind() != PARAMETERS:
+                raise ParameterServerError(f"worker rank {self.group.rank}: message of kind {box.kind()} "
+                                           f"from server rank {self.group.servers[k]}")
             lo, hi = self.layout.shard(k)
             self.flat[lo:hi] = box.payload
             self.versions[k] = int(box.header[1])
