@@ -128,9 +128,9 @@ def full_split_losses(model, data, block_size):
 
 
 def test_short_run_beats_the_best_bigram_on_held_out_text(tmp_path, lee_path):
-    argv = ["--data", lee_path, "--steps", "400", "--batch-size", "32", "--block-size", "32", "--n-layer", "2",
-            "--n-head", "4", "--n-embd", "64", "--lr", "1e-2", "--warmup", "20", "--min-lr", "1e-3",
-            "--eval-interval", "400", "--quiet", "--no-plot", "--sample-tokens", "0", "--out", str(tmp_path)]
+    argv = ["--data", lee_path, "--steps", "300", "--batch-size", "32", "--block-size", "32", "--n-layer", "2",
+            "--n-head", "4", "--n-embd", "64", "--lr", "5e-3", "--warmup", "20", "--min-lr", "1e-3",
+            "--eval-interval", "300", "--quiet", "--no-plot", "--sample-tokens", "0", "--out", str(tmp_path)]
     train_gpt.main(argv)
     ckpt = mg.load(str(tmp_path / "ckpt.npz"))
     model = GPT(GPTConfig(**ckpt["config"]))
