@@ -27,6 +27,12 @@ step, random state, history; the data position is the step), ``loss.png`` and
 ``metrics.json`` under ``--out``, and prints a text sample at the end.
 ``--resume`` continues from ``ckpt.npz`` bit for bit (without ``--compress``,
 whose error-feedback memory is not checkpointed).
+
+The defaults (3 layers, n_embd 96, 343k parameters, 1000 steps of 32 x 64
+characters) took 6 minutes on one core of a busy 2-core machine (5.4k tokens/s)
+and reached a validation loss of 1.66 nats/char (a bigram model: 2.47), with
+samples such as "led on the Africa who stought impent of the but late against
+interference of parties and who milited by the against fire to activious morning".
 """
 import argparse
 import contextlib
@@ -58,18 +64,18 @@ COMPRESSORS = {  # each rank its own random stream for QSGD's stochastic roundin
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", help="UTF-8 text file (default: gensim's lee_background.cor)")
-    p.add_argument("--steps", type=int, default=600, help="optimizer steps in total")
-    p.add_argument("--batch-size", type=int, default=16, help="windows per micro-batch per rank")
+    p.add_argument("--steps", type=int, default=1000, help="optimizer steps in total")
+    p.add_argument("--batch-size", type=int, default=32, help="windows per micro-batch per rank")
     p.add_argument("--block-size", type=int, default=64, help="context length in characters")
-    p.add_argument("--n-layer", type=int, default=4)
+    p.add_argument("--n-layer", type=int, default=3)
     p.add_argument("--n-head", type=int, default=4)
-    p.add_argument("--n-embd", type=int, default=128)
+    p.add_argument("--n-embd", type=int, default=96)
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step per rank")
     p.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip (0: off)")
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    p.add_argument("--lr", type=float, default=6e-3, help="peak learning rate")
     p.add_argument("--warmup", type=int, default=50, help="linear warm-up steps")
-    p.add_argument("--min-lr", type=float, default=3e-4, help="learning rate at the end of the cosine")
+    p.add_argument("--min-lr", type=float, default=6e-4, help="learning rate at the end of the cosine")
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--beta2", type=float, default=0.99)
     p.add_argument("--compress", choices=sorted(COMPRESSORS), default="none")
@@ -77,7 +83,7 @@ def parse_args(argv=None):
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--out", default="out-gpt", help="directory for ckpt.npz, loss.png, metrics.json")
     p.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.npz")
-    p.add_argument("--eval-interval", type=int, default=100)
+    p.add_argument("--eval-interval", type=int, default=200)
     p.add_argument("--eval-batches", type=int, default=8, help="validation batches per evaluation")
     p.add_argument("--sample-tokens", type=int, default=300, help="characters generated at the end")
     p.add_argument("--seed", type=int, default=1337)
