@@ -296,11 +296,11 @@ norm, _, free = first_adamw_step(clip=0)
 _, small_grads, capped = first_adamw_step(clip=0.1)
 print(f"gradient norm {norm:.3f}; clipping at 0.1 scales it by {0.1 / norm:.4f}")
 for a, b, g in zip(free, capped, small_grads):
-    far_from_eps = np.abs(g) > 1000 * 1e-8                           # AdamW's eps = 1e-8
+    far_from_eps = np.abs(g) > 1e4 * 1e-8  # AdamW's eps = 1e-8: there eps/|g| < 1e-4
     assert np.allclose(a[far_from_eps], b[far_from_eps], rtol=1e-3, atol=0)
     assert np.abs(a).max() <= 1e-3 * (1 + 1e-3)  # |step| <= lr per coordinate (float32 rounding of p ~ 1)
-kept = sum(int((np.abs(g) > 1e-5).sum()) for g in small_grads) / sum(g.size for g in small_grads)
-print(f"{kept:.1%} of the coordinates keep |clipped g| > 1000 eps: their steps are unchanged")
+kept = sum(int((np.abs(g) > 1e-4).sum()) for g in small_grads) / sum(g.size for g in small_grads)
+print(f"{kept:.1%} of the coordinates keep |clipped g| > 10^4 eps: their steps are unchanged")
 
 # %% [markdown]
 # ## 4 · Text from the model
