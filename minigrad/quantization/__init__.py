@@ -1,0 +1,16 @@
+"""Quantization: PyTorch's fake-quantize ops, observers, FakeQuantize, LSQ, and a real int8 path.
+
+    from minigrad import quantization as Q
+    y = Q.fake_quantize_per_tensor_affine(x, scale=0.05, zero_point=128, quant_min=0, quant_max=255)
+    obs = Q.MinMaxObserver(dtype="quint8"); obs(x); scale, zp = obs.calculate_qparams()
+
+Modules: fake_quantize.py (the two ops), observer.py (MinMaxObserver,
+MovingAverageMinMaxObserver), modules.py (FakeQuantize, LearnableFakeQuantize),
+lsq.py (the learnable-scale op), qat.py (QAT/PTQ of a Linear stack), int8.py
+(integer inference).
+"""
+from minigrad.quantization.fake_quantize import (
+    fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine,
+)
+
+__all__ = ["fake_quantize_per_channel_affine", "fake_quantize_per_tensor_affine"]
