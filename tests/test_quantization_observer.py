@@ -88,3 +88,15 @@ def test_observer_rejects_bad_settings():
         Q.MinMaxObserver(quant_min=1, quant_max=15)
     with pytest.raises(ValueError, match="reduce range for symmetric"):
         Q.MinMaxObserver(qscheme="per_tensor_symmetric", reduce_range=True)
+
+
+@pytest.mark.parametrize("cfg,batch", [
+    (dict(), [-0.75, 126.75]),                       # S = 0.5 exactly, x_min / S = -1.5: Z rounds half to even
+    (dict(quant_min=0, quant_max=15), [-0.75, 6.75]),
+    (dict(dtype="qint8"), [-2.5, 125.0]),            # -2.5 / 0.5 = -5.0, and Z = -128 + 5
+])
+def test_zero_point_rounds_half_to_even_as_torch(cfg, batch):
+    ours, theirs = Q.MinMaxObserver(**cfg), tq.MinMaxObserver(**_torch_kwargs(cfg))
+    ours(mg.tensor(np.float32(batch)))
+    theirs(torch.tensor(batch))
+    _assert_same_qparams(ours, theirs)
