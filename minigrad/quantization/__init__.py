@@ -12,9 +12,12 @@ lsq.py (the learnable-scale op), qat.py (QAT/PTQ of a Linear stack), int8.py
 from minigrad.quantization.fake_quantize import (
     fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine,
 )
+from minigrad.quantization.lsq import fake_quantize_learnable_per_tensor_affine
+from minigrad.quantization.modules import FakeQuantize, LearnableFakeQuantize
 from minigrad.quantization.observer import MinMaxObserver, MovingAverageMinMaxObserver
 
 __all__ = [
     "fake_quantize_per_channel_affine", "fake_quantize_per_tensor_affine",
-    "MinMaxObserver", "MovingAverageMinMaxObserver",
+    "fake_quantize_learnable_per_tensor_affine",
+    "MinMaxObserver", "MovingAverageMinMaxObserver", "FakeQuantize", "LearnableFakeQuantize",
 ]
