@@ -150,3 +150,15 @@ def _check_float(op, input):
     if not isinstance(input, Tensor) or input.dtype.kind != "f":
         kind = input.dtype if isinstance(input, Tensor) else type(input).__name__
         raise TypeError(f"{op}: input must be a floating Tensor, got {kind}")
+
+
+def quantize_per_tensor(x, scale, zero_point, quant_min, quant_max):
+    """The integer codes q = clamp(Z + round(x * (1/S)), quant_min, quant_max) as an int32 array.
+
+    The same arithmetic as ``fake_quantize_per_tensor_affine`` (so dequantizing
+    S (q - Z) gives its output exactly); the codes are what an int8 kernel stores.
+    """
+    xp = backend.get_array_module(x)
+    scale = _as_float_scale("quantize_per_tensor", scale)
+    q = (x.astype(np.float32, copy=False) * (np.float32(1.0) / scale)).round() + np.float32(zero_point)
+    return xp.fmin(xp.fmax(q, np.float32(quant_min)), np.float32(quant_max)).astype(np.int32)
