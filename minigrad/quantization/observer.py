@@ -77,7 +77,7 @@ class ObserverBase(Module):
         return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
-def _batch_min_max(op, x):
+def _batch_min_max(x):
     data = x.data if isinstance(x, Tensor) else x
     if data.size == 0:
         return None
@@ -89,7 +89,7 @@ class MinMaxObserver(ObserverBase):
     """Running min and max of every tensor seen (PyTorch's ``MinMaxObserver``)."""
 
     def forward(self, x):
-        seen = _batch_min_max(type(self).__name__, x)
+        seen = _batch_min_max(x)
         if seen is not None:
             self.min_val = np.minimum(self.min_val, seen[0])
             self.max_val = np.maximum(self.max_val, seen[1])
@@ -105,7 +105,7 @@ class MovingAverageMinMaxObserver(ObserverBase):
         self.averaging_constant = averaging_constant
 
     def forward(self, x):
-        seen = _batch_min_max(type(self).__name__, x)
+        seen = _batch_min_max(x)
         if seen is None:
             return x
         if self.min_val == np.inf and self.max_val == -np.inf:
