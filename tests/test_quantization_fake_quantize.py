@@ -11,7 +11,7 @@ RANGES = [(0, 255), (-128, 127), (0, 15), (-8, 7), (0, 127), (-1, 1), (3, 3)]
 
 def _inputs(rng, shape, scale):
     """Random values, exact half-integer multiples of the scale, values at/past the clamp edges, specials."""
-    x = rng.standard_normal(shape).astype(np.float32) * np.float32(scale) * rng.choice([1, 30, 300])
+    x = rng.standard_normal(shape).astype(np.float32) * np.float32(scale) * np.float32(rng.choice([1, 30, 300]))
     flat = x.reshape(-1)
     k = flat.size // 4
     flat[:k] = (rng.integers(-300, 300, k) + np.float32(0.5)) * np.float32(scale)   # ties after * 1/scale
@@ -75,15 +75,18 @@ def test_per_channel_forward_and_backward_bitwise_equal_torch(trial):
     zp = (rng.uniform(qmin, qmax, channels).astype(np.float32) if float_zp
           else rng.integers(qmin, qmax + 1, channels).astype(np.int32))
     x = _inputs(rng, shape, float(scale.mean()))
-    gy = rng.standard_normal(shape).astype(np.float32)
+    if trial in (4, 7, 9):                                    # float64 input (7: with float zero points)
+        x = x.astype(np.float64) * (1 + 1e-12 * rng.standard_normal(shape))
+    gy = rng.standard_normal(shape).astype(x.dtype)
     xt = torch.from_numpy(x).requires_grad_()
     y_ref = torch.fake_quantize_per_channel_affine(xt, torch.from_numpy(scale), torch.from_numpy(zp), axis, qmin, qmax)
     y_ref.backward(torch.from_numpy(gy))
     xm = mg.tensor(x, requires_grad=True)
     y = Q.fake_quantize_per_channel_affine(xm, mg.tensor(scale), mg.tensor(zp), axis, qmin, qmax)
     y.backward(mg.tensor(gy))
-    np.testing.assert_array_equal(y.data.view(np.uint32), y_ref.detach().numpy().view(np.uint32))
-    np.testing.assert_array_equal(xm.grad.data.view(np.uint32), xt.grad.numpy().view(np.uint32))
+    assert y.dtype == x.dtype and xm.grad.dtype == x.dtype
+    np.testing.assert_array_equal(y.data.view(np.uint8), y_ref.detach().numpy().view(np.uint8))
+    np.testing.assert_array_equal(xm.grad.data.view(np.uint8), xt.grad.numpy().view(np.uint8))
 
 
 def test_bad_arguments_raise_clear_errors():

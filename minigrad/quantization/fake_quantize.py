@@ -62,14 +62,19 @@ class FakeQuantizePerTensorAffine(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        inv_scale = np.float32(1.0) / self.scale
         compute = np.float64 if x.dtype == np.float64 else np.float32
-        q = (x.astype(compute, copy=False) * compute(inv_scale)).round()  # rint: ties to even
+        q = x.astype(compute) * compute(np.float32(1.0) / self.scale)    # a fresh array, rewritten in place
+        xp.rint(q, out=q)                                                # ties to even
         q += compute(self.zero_point)
-        self.mask = (q >= self.quant_min) & (q <= self.quant_max)
-        q = xp.fmin(xp.fmax(q, compute(self.quant_min)), compute(self.quant_max))  # fmax: NaN -> quant_min
-        y = (q - compute(self.zero_point)).astype(np.float32) * self.scale         # PyTorch: int64 * float
-        return y.astype(x.dtype, copy=False)
+        self.mask = q >= self.quant_min
+        self.mask &= q <= self.quant_max
+        xp.fmax(q, compute(self.quant_min), out=q)                       # fmax, not maximum: NaN -> quant_min
+        xp.fmin(q, compute(self.quant_max), out=q)
+        q -= compute(self.zero_point)                                    # q - Z: a small integer, exact
+        if compute is np.float32:
+            q *= self.scale                                              # PyTorch: (int64) * float, in float
+            return q if x.dtype == np.float32 else q.astype(x.dtype)
+        return (q.astype(np.float32) * self.scale).astype(x.dtype)
 
     def backward(self, gy, x):
         return gy * self.mask
@@ -87,17 +92,20 @@ class FakeQuantizePerChannelAffine(Function):
         scale = self.scale.reshape(shape)                    # (1, .., C, .., 1) float32
         inv_scale = np.float32(1.0) / scale
         zp = self.zero_point.reshape(shape)
-        x32 = x.astype(np.float32, copy=False)
-        if zp.dtype.kind == "f":   # float zero point: round(x/S + Z) as one number (PyTorch's lrintf)
-            q = (x32 * inv_scale + zp.astype(np.float32)).round()
+        compute = np.float64 if x.dtype == np.float64 else np.float32   # PyTorch: x * float(1/S) in x's type
+        scaled = x.astype(compute, copy=False) * inv_scale.astype(compute)
+        if zp.dtype.kind == "f":   # float zero point: lrintf(Z + x/S), the sum taken to float first
+            q = (scaled + zp.astype(compute)).astype(np.float32).round()
         else:                      # integer zero point: Z + round(x/S)
-            q = (x32 * inv_scale).round() + zp.astype(np.float32)
+            q = scaled.round() + zp.astype(compute)
         # PyTorch converts q to int64 here; NaN, inf and |q| >= 2^63 become INT64_MIN on x86.
         q = xp.where(xp.abs(q) < _INT64_LIMIT, q, -_INT64_LIMIT)
         self.mask = (q >= self.quant_min) & (q <= self.quant_max)
         q = xp.clip(q, self.quant_min, self.quant_max)
-        y = (q.astype(np.float64) - zp.astype(np.float64)) * scale.astype(np.float64)  # in double, as PyTorch
-        return y.astype(x.dtype)
+        if zp.dtype.kind == "f" or compute is np.float64:   # PyTorch: (q - Z) * S in double
+            return ((q.astype(np.float64) - zp) * scale.astype(np.float64)).astype(x.dtype)
+        # float32: (q - Z) is a small integer, so its double product with S rounds to the float32 product
+        return (q - zp.astype(np.float32)) * scale
 
     def backward(self, gy, x):
         return gy * self.mask
