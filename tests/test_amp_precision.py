@@ -117,7 +117,9 @@ def test_float16_with_grad_scaler_trains_to_the_float32_loss():
 
 
 def test_compute_copy_rejects_bad_dtypes():
-    with pytest.raises(ValueError, match="ComputeCopy: dtype"):
-        amp.ComputeCopy(_mlp(), "int8")
+    for bad in ("int8", "fp8", np.float64):
+        with pytest.raises(ValueError, match="ComputeCopy: dtype"):
+            amp.ComputeCopy(_mlp(), bad)
+    assert amp.ComputeCopy(_mlp(), np.float16).dtype == "float16"
     with pytest.raises(TypeError, match="master weights must be float32"):
         amp.ComputeCopy(nn.Linear(2, 2, dtype=np.float16), "float16")

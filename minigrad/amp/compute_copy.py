@@ -63,7 +63,7 @@ class ComputeCopy(Module):
 
     def __init__(self, module, dtype="float16"):
         super().__init__()
-        dtype = np.dtype(dtype).name if dtype is not None and dtype != "bfloat16" else dtype
+        dtype = _dtype_name(dtype)
         if dtype not in COMPUTE_DTYPES:
             raise ValueError(f"ComputeCopy: dtype must be one of {COMPUTE_DTYPES}, got {dtype!r}")
         for name, p in module.named_parameters():
@@ -97,6 +97,16 @@ class ComputeCopy(Module):
 
     def extra_repr(self):
         return f"dtype={self.dtype}"
+
+
+def _dtype_name(dtype):
+    """"float16" for np.float16 / "float16" / "half"; "bfloat16" as given; anything else as a string."""
+    if dtype == "bfloat16":
+        return dtype
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype)
 
 
 def _rounding_output(forward):
