@@ -104,3 +104,17 @@ def test_bad_arguments_raise_clear_errors():
     for axis in (2, -1):
         with pytest.raises(ValueError, match=f"axis {axis} is out of range"):
             Q.fake_quantize_per_channel_affine(x, np.float32([1, 1]), np.int32([0, 0]), axis, 0, 255)
+
+
+def test_float16_inputs_stay_float16_and_match_torch():
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((4, 500)) * 3).astype(np.float16)
+    scale, zp = rng.uniform(0.01, 0.1, 4).astype(np.float32), rng.integers(0, 256, 4).astype(np.int32)
+    ours = Q.fake_quantize_per_channel_affine(mg.tensor(x), scale, zp, 0, 0, 255).data
+    ref = torch.fake_quantize_per_channel_affine(torch.from_numpy(x), torch.from_numpy(scale), torch.from_numpy(zp), 0, 0, 255)
+    assert ours.dtype == np.float16
+    np.testing.assert_array_equal(ours.view(np.uint16), ref.numpy().view(np.uint16))
+    ours = Q.fake_quantize_per_tensor_affine(mg.tensor(x), 0.037, 100, 0, 255).data
+    ref = torch.fake_quantize_per_tensor_affine(torch.from_numpy(x), 0.037, 100, 0, 255)
+    assert ours.dtype == np.float16
+    np.testing.assert_array_equal(ours.view(np.uint16), ref.numpy().view(np.uint16))

@@ -10,7 +10,7 @@ lsq.py (the learnable-scale op), qat.py (QAT/PTQ of a Linear stack), int8.py
 (integer inference).
 """
 from minigrad.quantization.fake_quantize import (
-    fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine, quantize_per_tensor,
+    fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine, integer_codes,
 )
 from minigrad.quantization.int8 import Int8Linear, Int8Model
 from minigrad.quantization.lsq import fake_quantize_learnable_per_tensor_affine
@@ -22,6 +22,6 @@ __all__ = [
     "fake_quantize_per_channel_affine", "fake_quantize_per_tensor_affine",
     "fake_quantize_learnable_per_tensor_affine",
     "MinMaxObserver", "MovingAverageMinMaxObserver", "FakeQuantize", "LearnableFakeQuantize",
-    "quantize_per_tensor", "FakeQuantLinear", "fake_quant_model", "set_fake_quant", "set_observers",
+    "integer_codes", "FakeQuantLinear", "fake_quant_model", "set_fake_quant", "set_observers",
     "Int8Linear", "Int8Model",
 ]

@@ -105,7 +105,7 @@ class FakeQuantizePerChannelAffine(Function):
         if zp.dtype.kind == "f" or compute is np.float64:   # PyTorch: (q - Z) * S in double
             return ((q.astype(np.float64) - zp) * scale.astype(np.float64)).astype(x.dtype)
         # float32: (q - Z) is a small integer, so its double product with S rounds to the float32 product
-        return (q - zp.astype(np.float32)) * scale
+        return ((q - zp.astype(np.float32)) * scale).astype(x.dtype, copy=False)
 
     def backward(self, gy, x):
         return gy * self.mask
@@ -160,13 +160,13 @@ def _check_float(op, input):
         raise TypeError(f"{op}: input must be a floating Tensor, got {kind}")
 
 
-def quantize_per_tensor(x, scale, zero_point, quant_min, quant_max):
-    """The integer codes q = clamp(Z + round(x * (1/S)), quant_min, quant_max) as an int32 array.
+def integer_codes(x, scale, zero_point, quant_min, quant_max):
+    """The integer codes q = clamp(Z + round(x * (1/S)), quant_min, quant_max) of a float32 array, as int32.
 
     The same arithmetic as ``fake_quantize_per_tensor_affine`` (so dequantizing
     S (q - Z) gives its output exactly); the codes are what an int8 kernel stores.
     """
     xp = backend.get_array_module(x)
-    scale = _as_float_scale("quantize_per_tensor", scale)
+    scale = _as_float_scale("integer_codes", scale)
     q = (x.astype(np.float32, copy=False) * (np.float32(1.0) / scale)).round() + np.float32(zero_point)
     return xp.fmin(xp.fmax(q, np.float32(quant_min)), np.float32(quant_max)).astype(np.int32)

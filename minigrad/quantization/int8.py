@@ -17,7 +17,7 @@ except where a value falls within that rounding of a code boundary.
 import numpy as np
 
 from minigrad.nn.module import Sequential
-from minigrad.quantization.fake_quantize import quantize_per_tensor
+from minigrad.quantization.fake_quantize import integer_codes
 from minigrad.quantization.qat import FakeQuantLinear
 from minigrad.tensor import Tensor
 
@@ -34,7 +34,7 @@ class Int8Linear:
         if int(wq.zero_point[0]) != 0:
             raise ValueError("Int8Linear: the weight quantizer must be symmetric (zero point 0)")
         self.x_range = (xq.quant_min, xq.quant_max)
-        codes = quantize_per_tensor(layer.weight.data, self.w_scale, 0, wq.quant_min, wq.quant_max)
+        codes = integer_codes(layer.weight.data, self.w_scale, 0, wq.quant_min, wq.quant_max)
         self.q_weight = codes.astype(np.int8)                          # (out, in)
         self.bias = None if layer.bias is None else layer.bias.data.copy()
         worst = layer.in_features * max(abs(xq.quant_max - self.x_zero_point), self.x_zero_point - xq.quant_min) * 128
@@ -42,7 +42,7 @@ class Int8Linear:
             raise ValueError(f"Int8Linear: {layer.in_features} inputs could overflow the int32 accumulator")
 
     def quantize_input(self, x):
-        q = quantize_per_tensor(x, self.x_scale, self.x_zero_point, *self.x_range)
+        q = integer_codes(x, self.x_scale, self.x_zero_point, *self.x_range)
         return q.astype(np.uint8 if self.x_range[0] >= 0 else np.int8)  # (B, in): what the kernel reads
 
     def __call__(self, x):
