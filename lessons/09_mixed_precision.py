@@ -331,8 +331,12 @@ assert time16 > time32
 
 # %% [markdown]
 # So, measured: activations roughly halve (the bf16 emulation does not save memory: its values live
-# in float32), weights do not, and on NumPy float16 is far slower. On a GPU the same recipe typically
-# gives 2-3x faster training steps and lets the batch double, which is where the claims come from.
+# in float32), weights do not, and on NumPy float16 is far slower. The claims come from GPUs: an
+# NVIDIA V100's tensor cores are rated at 125 TFLOPS for float16 products with float32 sums against
+# 15.7 TFLOPS for float32 (NVIDIA's V100 datasheet), and halved activations let the batch grow.
+# How much of that a whole training step gets depends on how much of it is matmul; no GPU was
+# available when this lesson was written, so that is not measured here (`benchmarks/bench_amp.py`
+# times the GPU too when CuPy sees one).
 #
 # ## Exercises
 #
