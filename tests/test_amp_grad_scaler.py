@@ -164,3 +164,13 @@ def test_disabled_scaler_is_a_passthrough_as_torch():
     np.testing.assert_array_equal(p.data, np.float32([-0.5, -2.5]))
     assert scaler.get_scale() == torch.amp.GradScaler("cpu", enabled=False).get_scale() == 1.0
     assert scaler.state_dict() == {}
+
+
+def test_scale_maps_over_nested_lists_and_tuples_as_torch():
+    scaler = amp.GradScaler(init_scale=4.0)
+    a, b, c = (mg.tensor(np.float32([v])) for v in (1.0, 2.0, 3.0))
+    out = scaler.scale([a, (b, c)])
+    assert isinstance(out, list) and isinstance(out[1], tuple)
+    assert [out[0].item(), out[1][0].item(), out[1][1].item()] == [4.0, 8.0, 12.0]
+    with pytest.raises(ValueError, match="Tensor or an iterable"):
+        scaler.scale(3.0)

@@ -123,3 +123,17 @@ def test_compute_copy_rejects_bad_dtypes():
     assert amp.ComputeCopy(_mlp(), np.float16).dtype == "float16"
     with pytest.raises(TypeError, match="master weights must be float32"):
         amp.ComputeCopy(nn.Linear(2, 2, dtype=np.float16), "float16")
+
+
+def test_tied_weight_gets_both_gradients_and_is_restored():
+    first, second = nn.Linear(4, 4), nn.Linear(4, 4)
+    second.weight = first.weight                         # two modules, one Parameter
+    tied = first.weight
+    net = nn.Sequential(first, nn.Tanh(), second)
+    X = mg.tensor(np.random.randn(3, 4).astype(np.float32))
+    net(X).sum().backward()
+    expected = tied.grad.data.copy()
+    net.zero_grad()
+    amp.ComputeCopy(net, "float16")(X).sum().backward()
+    assert first.weight is tied and second.weight is tied
+    np.testing.assert_allclose(tied.grad.data, expected, rtol=2e-2, atol=2e-3)
