@@ -94,3 +94,23 @@ def test_learnable_fake_quantize_module_uses_lsq_init_and_grad_scale():
                                      1 / math.sqrt(x.size * 7))
     assert fq.scale.grad.item() == pytest.approx(ds_t[0], rel=1e-5, abs=1e-7)
     assert fq.zero_point.grad is None                      # zero point frozen by default
+
+
+def test_learnable_fake_quantize_grad_equals_torch_learnable_module():
+    """Against torch's own LSQ module (_LearnableFakeQuantize, use_grad_scaling=True) at the same scale."""
+    from torch.ao.quantization._learnable_fake_quantize import _LearnableFakeQuantize
+
+    x = np.random.default_rng(4).standard_normal((16, 8)).astype(np.float32)
+    ours = Q.LearnableFakeQuantize(-8, 7)
+    (ours(mg.tensor(x)) ** 2).sum().backward()
+    theirs = _LearnableFakeQuantize(observer=tq.MovingAverageMinMaxObserver, quant_min=-8, quant_max=7,
+                                    scale=1.0, zero_point=0.0, use_grad_scaling=True,
+                                    dtype=torch.qint8, qscheme=torch.per_tensor_symmetric)
+    theirs.toggle_observer_update(False)
+    theirs.toggle_qparam_learning(True)
+    theirs.toggle_fake_quant(True)
+    theirs.zero_point.requires_grad_(False)
+    with torch.no_grad():
+        theirs.scale.copy_(torch.from_numpy(ours.scale.data))
+    (theirs(torch.from_numpy(x)) ** 2).sum().backward()
+    assert ours.scale.grad.item() == pytest.approx(theirs.scale.grad.item(), rel=1e-6, abs=1e-8)
