@@ -248,7 +248,7 @@ def _next_scale(scale, tracker, found_inf, growth_factor, backoff_factor, growth
 
 def _as_scale(new_scale):
     if isinstance(new_scale, Tensor):
-        if new_scale.size != 1 or new_scale.requires_grad:
+        if new_scale.data.size != 1 or new_scale.requires_grad:
             raise ValueError(
                 f"GradScaler.update: new_scale must be a float or a 1-element Tensor with requires_grad=False, "
                 f"got shape {new_scale.shape}, requires_grad={new_scale.requires_grad}"

@@ -76,7 +76,7 @@ def fake_quantize_learnable_per_tensor_affine(input, scale, zero_point, quant_mi
     if not quant_min <= 0 <= quant_max:
         raise ValueError(f"{op}: the range [{quant_min}, {quant_max}] must include 0")
     for name, t in (("scale", scale), ("zero_point", zero_point)):
-        if not isinstance(t, Tensor) or t.dtype != np.float32 or t.size != 1:
+        if not isinstance(t, Tensor) or t.dtype != np.float32 or t.data.size != 1:
             raise TypeError(f"{op}: {name} must be a float32 Tensor of one element")
     if not scale.item() > 0:
         raise ValueError(f"{op}: scale must be positive, got {scale.item()}")

@@ -94,7 +94,7 @@ class LearnableFakeQuantize(Module):
             mean_abs = float(np.abs(x.data).mean())
             self.scale.data[...] = max(2 * mean_abs / math.sqrt(self.quant_max), float(np.finfo(np.float32).eps))
             self.initialized = True
-        grad_factor = 1.0 / math.sqrt(x.size * self.quant_max) if self.use_grad_scaling else 1.0
+        grad_factor = 1.0 / math.sqrt(x.data.size * self.quant_max) if self.use_grad_scaling else 1.0
         return fake_quantize_learnable_per_tensor_affine(
             x, self.scale, self.zero_point, self.quant_min, self.quant_max, grad_factor)
 
