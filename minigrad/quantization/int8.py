@@ -12,7 +12,10 @@ output then rescales it. This computes the same real number as the
 fake-quantized float layer, more exactly: the float layer rounds every partial
 sum to float32, the integer layer rounds only once. So the two agree to
 float32 rounding, and a ReLU network's next-layer codes and predictions agree
-except where a value falls within that rounding of a code boundary.
+except where a value falls within that rounding of a code boundary: there the
+two paths pick neighbouring codes (one step apart), and the difference then
+travels on through the later layers. ``Int8Model.run`` returns the codes so
+that this can be counted.
 """
 import numpy as np
 
@@ -68,7 +71,14 @@ class Int8Model:
                 raise TypeError(f"Int8Model: no integer version of {type(m).__name__}")
 
     def __call__(self, x):
+        return self.run(x)[0]
+
+    def run(self, x):
+        """(output, [the integer input codes of each Int8Linear]): what the integer kernels read."""
         x = x.data if isinstance(x, Tensor) else x
+        codes = []
         for layer in self.layers:
+            if isinstance(layer, Int8Linear):
+                codes.append(layer.quantize_input(x))
             x = layer(x)
-        return x
+        return x, codes
