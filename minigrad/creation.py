@@ -45,9 +45,13 @@ def randn(*shape, dtype=None, device="cpu", requires_grad=False):
     return Tensor(backend.to_device(values, device), requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None, device="cpu"):
+def arange(start, stop=None, step=1, dtype=None, device="cpu", requires_grad=False):
+    """start, start+step, ... below stop; int64 from integer arguments, else the default float dtype (torch)."""
+    if dtype is None:
+        floats = any(isinstance(v, float) for v in (start, stop, step))
+        dtype = config.default_dtype if floats else np.int64
     xp = backend.array_module(device)
-    return Tensor(xp.arange(start, stop, step, dtype=dtype))
+    return _leaf(xp.arange(start, stop, step, dtype=dtype), requires_grad, "arange")
 
 
 def _fill_dtype(value, dtype):

@@ -445,7 +445,9 @@ class Tensor:
 
     def __index__(self):
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
-            raise TypeError(f"index: only one-element integer tensors can be used as an index, got {self.dtype} {tuple(self.shape)}")
+            raise TypeError(
+                f"index: only one-element integer tensors can be used as an index, got {self.dtype} {tuple(self.shape)}"
+            )
         return int(self.item())
 
     def eq(self, other):

@@ -72,7 +72,7 @@ def check(shapes, fn, *, lib=False, dtypes=(np.float64, np.float32), low=None, g
         for i, (y, yt) in enumerate(zip(ys, yts)):
             _same_dtype(y, yt, f"output {i} ({dtype.__name__})")
             assert_close(y, yt, f"output {i} ({dtype.__name__})")
-            assert y.requires_grad == yt.requires_grad, f"output {i}: requires_grad {y.requires_grad}, torch {yt.requires_grad}"
+            assert y.requires_grad == yt.requires_grad, f"output {i}: requires_grad differs from torch's"
         if not grad or not yts[0].requires_grad:
             continue
         # max(dim), topk, split...: the first output carries the gradient

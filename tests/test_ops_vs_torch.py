@@ -3,7 +3,6 @@ float32 to 1e-5), each written once and run on both libraries; broadcasting shap
 by hypothesis. The wider Tensor surface is in test_tensor_*.py."""
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -63,6 +62,26 @@ OPS = {
     "bce_with_logits": ([(3, 4)], lambda m, x: m.nn.functional.binary_cross_entropy_with_logits(
         x, (x.detach() > 0.2).to(x.dtype) * 0.7), True, None),
 }
+
+
+def causal_self_attention(lib, x, w_qkv):
+    """nanoGPT's attention written with the Tensor surface only: one function for both libraries."""
+    B, T, C = x.size()
+    n_head = 2
+    q, k, v = (x @ w_qkv).split(C, dim=2)
+    q = q.view(B, T, n_head, C // n_head).transpose(1, 2)  # (B, nh, T, hs)
+    k = k.view(B, T, n_head, C // n_head).transpose(1, 2)
+    v = v.view(B, T, n_head, C // n_head).transpose(1, 2)
+    att = (q @ k.transpose(-2, -1)) * (1.0 / (k.size(-1) ** 0.5))  # (B, nh, T, T)
+    mask = lib.tril(lib.ones(T, T)).view(1, 1, T, T)
+    att = att.masked_fill(mask[:, :, :T, :T] == 0, float("-inf"))
+    att = lib.nn.functional.softmax(att, dim=-1)
+    y = att @ v  # (B, nh, T, hs)
+    return y.transpose(1, 2).contiguous().view(B, T, C)
+
+
+def test_causal_self_attention_written_once_vs_torch():
+    check([(2, 5, 4), (4, 12)], causal_self_attention, lib=True)
 
 
 @pytest.mark.parametrize("name", OPS)

@@ -170,6 +170,8 @@ CREATION = {
     "full_like": lambda lib: lib.full_like(lib.tensor([1.0, 2.0]), 4.0),
     "empty_shape": lambda lib: lib.empty(2, 0).shape == (2, 0),
     "arange": lambda lib: lib.arange(5),
+    "arange_float": lambda lib: lib.arange(0, 1, 0.25),
+    "arange_dtype": lambda lib: lib.arange(1, 7, 2, dtype=lib.float64),
 }
 
 
@@ -216,3 +218,27 @@ def test_multinomial_errors_like_torch():
                  lambda lib: lib.multinomial(lib.tensor([0.5, -0.1]), 1),
                  lambda lib: lib.multinomial(lib.tensor([0.0, 0.0]), 1)):
         check_error([], call, RuntimeError, "multinomial", lib=True)
+
+
+DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float16", "float32", "float64"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(left=st.sampled_from(DTYPES), right=st.sampled_from(DTYPES), zero_dim=st.sampled_from([None, 0, 1]),
+       op=st.sampled_from(["add", "mul", "div", "maximum", "where", "cat"]), seed=st.integers(0, 100))
+def test_promotion_of_random_dtype_pairs_matches_torch(left, right, zero_dim, op, seed):
+    rng = np.random.default_rng(seed)
+    shapes = [() if zero_dim == i else (3,) for i in range(2)]
+    a, b = [(rng.integers(1, 5, s) if d != "bool" else rng.integers(0, 2, s)).astype(d)
+            for s, d in zip(shapes, (left, right))]
+    if op == "cat" and (a.ndim == 0 or b.ndim == 0):
+        return
+    if op == "div" and right == "bool":
+        b = np.ones_like(b)  # no division by False (zero)
+    fns = {"add": lambda x, y: x + y, "mul": lambda x, y: x * y, "div": lambda x, y: x / y,
+           "maximum": lambda lib, x, y: lib.maximum(x, y), "cat": lambda lib, x, y: lib.cat([x, y]),
+           "where": lambda lib, x, y: lib.where(lib.tensor([True, False, True]), x, y)}
+    fn = fns[op]
+    run = (lambda lib: fn(lib, lib.tensor(a), lib.tensor(b))) if fn.__code__.co_argcount == 3 else \
+        (lambda lib: fn(lib.tensor(a), lib.tensor(b)))
+    check([], run, lib=True, grad=False)

@@ -3,12 +3,10 @@ each written once and run on minigrad and torch (tests/op_check.py). Shapes come
 hypothesis, 0-d and empty included; dims are drawn negative as often as positive."""
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import minigrad as mg
 from op_check import check, check_error
 
 F64 = (np.float64,)

@@ -88,10 +88,10 @@ class Div(Function):
     promotes = True
 
     def forward(self, x0, x1):
-        y = x0 / x1
         if x0.dtype.kind in "biu":  # true division of integers gives the default float dtype
-            return y.astype(config.default_dtype)
-        return y
+            with _quiet():  # n / 0 is inf, as in PyTorch, without NumPy's warning
+                return (x0 / x1).astype(config.default_dtype)
+        return x0 / x1
 
     def backward(self, gy, x0, x1):
         need0, need1 = self.needs_grad
@@ -165,7 +165,6 @@ class MatMul(Function):
 
     promotes = True
 
-
     def forward(self, a, b):
         return a @ b
 
@@ -182,7 +181,6 @@ class Linear(Function):
     """
 
     promotes = True
-
 
     def forward(self, x, W, b=None):
         y = x @ W.T

@@ -12,7 +12,9 @@ def expand(x, *sizes):
     sizes = sizes_arg(sizes)
     lead = len(sizes) - x.ndim
     if lead < 0:
-        raise ShapeError(f"expand: {len(sizes)} sizes {list(sizes)} are fewer than the tensor's {x.ndim} dims {tuple(x.shape)}")
+        raise ShapeError(
+            f"expand: {len(sizes)} sizes {list(sizes)} are fewer than the {x.ndim} dims of shape {tuple(x.shape)}"
+        )
     target = []
     for i, n in enumerate(sizes):
         if i < lead:

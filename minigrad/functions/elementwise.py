@@ -97,7 +97,6 @@ class Where(Function):
 
     promotes = True
 
-
     def __init__(self, cond):
         self.cond = cond
 
@@ -112,7 +111,6 @@ class Extremum(Function):
     """maximum (largest=True) or minimum of two tensors; a tie sends half the gradient to each (as torch)."""
 
     promotes = True
-
 
     def __init__(self, largest):
         self.largest = largest
@@ -278,7 +276,8 @@ def where(cond, a, b):
         np.broadcast_shapes(c.shape, np.shape(unwrap(a)), np.shape(unwrap(b)))
     except ValueError:
         raise ShapeError(
-            f"where: condition {tuple(c.shape)}, input {np.shape(unwrap(a))} and other {np.shape(unwrap(b))} do not broadcast"
+            f"where: condition {tuple(c.shape)}, input {np.shape(unwrap(a))} and other {np.shape(unwrap(b))} "
+            "do not broadcast"
         ) from None
     if isinstance(a, (bool, int, float)) and isinstance(b, (bool, int, float)):
         xp = backend.get_array_module(c)

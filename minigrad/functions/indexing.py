@@ -144,7 +144,9 @@ def masked_fill(x, mask, value):
     except ValueError:
         ok = False
     if not ok:
-        raise ShapeError(f"masked_fill: mask of shape {tuple(m.shape)} does not broadcast to the tensor's shape {tuple(x.shape)}")
+        raise ShapeError(
+            f"masked_fill: mask of shape {tuple(m.shape)} does not broadcast to the tensor's shape {tuple(x.shape)}"
+        )
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise ShapeError(f"masked_fill: value must be a number or a 0-dim tensor, got shape {tuple(value.shape)}")
@@ -179,7 +181,8 @@ def one_hot(tensor, num_classes=-1):
     idx = unwrap(tensor)
     xp = backend.get_array_module(idx)
     if not hasattr(idx, "dtype") or idx.dtype != np.int64:
-        raise RuntimeError(f"one_hot: only int64 index tensors are supported, got {getattr(idx, 'dtype', type(idx).__name__)}")
+        got = getattr(idx, "dtype", type(idx).__name__)
+        raise RuntimeError(f"one_hot: only int64 index tensors are supported, got {got}")
     if idx.size and int(idx.min()) < 0:
         raise RuntimeError("one_hot: class values must be non-negative")
     if num_classes == -1:

@@ -14,9 +14,9 @@ from collections import namedtuple
 from minigrad import backend
 from minigrad.functions.arithmetic import broadcast_to
 from minigrad.functions.dims import dim_index, dim_tuple
-from minigrad.functions.elementwise import exp, sqrt
+from minigrad.functions.elementwise import exp, maximum, minimum, sqrt
 from minigrad.functions.indexing import gather
-from minigrad.functions.shape import reshape, squeeze, unsqueeze
+from minigrad.functions.shape import reshape, squeeze
 from minigrad.tensor import Function, ShapeError, Tensor, unwrap
 
 # PyTorch returns these as torch.return_types.<op>: a tuple with named fields.
@@ -184,7 +184,6 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """max(x): the largest element; max(x, dim): (values, indices); max(x, other): maximum(x, other)."""
     dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
     if isinstance(dim, Tensor):
-        from minigrad.functions.elementwise import maximum
         return maximum(x, dim)
     if dim is None:
         if math.prod(x.shape) == 0:
@@ -197,7 +196,6 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """min(x): the smallest element; min(x, dim): (values, indices); min(x, other): minimum(x, other)."""
     dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
     if isinstance(dim, Tensor):
-        from minigrad.functions.elementwise import minimum
         return minimum(x, dim)
     if dim is None:
         if math.prod(x.shape) == 0:
@@ -235,10 +233,11 @@ def _order(x, dim, descending):
     """Indices that sort ``x`` along ``dim`` (stable, so ties keep their order)."""
     xp = backend.get_array_module(unwrap(x))
     data = unwrap(x)
-    keys = -data if descending and data.dtype.kind != "b" else data
-    if descending and data.dtype.kind == "b":
-        keys = ~data
-    return xp.argsort(keys, axis=dim, kind="stable")
+    if not descending:
+        return xp.argsort(data, axis=dim, kind="stable")
+    if data.dtype.kind in "fi":
+        return xp.argsort(-data, axis=dim, kind="stable")
+    return xp.flip(xp.argsort(data, axis=dim, kind="stable"), axis=dim)  # bool/unsigned: no negation
 
 
 def topk(x, k, dim=-1, largest=True, sorted=True):

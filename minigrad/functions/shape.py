@@ -125,7 +125,8 @@ def cat(tensors, dim=0, *, op="cat"):
         if t.ndim == 0:
             raise ShapeError(f"{op}: zero-dimensional tensor (at position {i}) cannot be concatenated")
         if t.ndim != first.ndim:
-            raise ShapeError(f"{op}: tensors must have the same number of dims, got shapes {[tuple(t.shape) for t in tensors]}")
+            shapes = [tuple(t.shape) for t in tensors]
+            raise ShapeError(f"{op}: tensors must have the same number of dims, got shapes {shapes}")
     d = dim_index(dim, first.shape, op)
     for i, t in enumerate(tensors):
         if t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + first.shape[d + 1:]:
