@@ -16,9 +16,12 @@ demo: $(STAMP)
 	$(PY) -m minigrad.examples.demo
 
 test: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q --nbmake --nbmake-timeout=300 tests lessons
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q tests
 
+# Lessons are Jupytext percent scripts (lessons/NN_topic.py): make a double click open them as
+# notebooks, in this venv's JupyterLab settings only.
 lab: $(STAMP)
+	$(VENV)/bin/jupytext-config --settings-file $(VENV)/share/jupyter/lab/settings/overrides.json set-default-viewer python
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab lessons
 
 bench: $(STAMP)

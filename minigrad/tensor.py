@@ -169,6 +169,8 @@ def _promote(inputs):
 
 def _as_array(y, ref):
     """NumPy returns 0-d results as scalars; make them arrays again."""
+    if backend.is_cupy_array(y):  # already a device array (ToDevice from the CPU)
+        return y
     return backend.get_array_module(ref.data).asarray(y)
 
 
@@ -204,7 +206,8 @@ def check_dtype(dtype, requires_grad, op="tensor"):
 class Tensor:
     """An n-dimensional array that can record how it was computed."""
 
-    __slots__ = ("data", "_grad", "creator", "requires_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "creator", "requires_grad", "_grad_hooks", "_post_accumulate_hooks",
+                 "__weakref__")
     __array_ufunc__ = None  # ``ndarray * Tensor`` defers to ``Tensor.__rmul__``
 
     def __init__(self, data, requires_grad=False):
@@ -216,6 +219,7 @@ class Tensor:
         self._grad = None
         self.creator = None
         self.requires_grad = requires_grad
+        self._grad_hooks = self._post_accumulate_hooks = None  # see autograd/engine.py
 
     @property
     def grad(self):
@@ -347,6 +351,18 @@ class Tensor:
     def backward(self, grad=None, retain_graph=False, create_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch semantics)."""
         _autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient in every backward pass; returns a handle.
+
+        A non-None result replaces the gradient (for a leaf: before it is added to
+        ``.grad``). ``handle.remove()`` unregisters it. PyTorch's semantics and order.
+        """
+        return _autograd.engine.register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` right after this leaf's ``.grad`` was updated; returns a handle."""
+        return _autograd.engine.register_post_accumulate_grad_hook(self, hook)
 
     # ---- arithmetic -------------------------------------------------
     def __add__(self, other):

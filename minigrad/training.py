@@ -45,8 +45,11 @@ def accumulate(micro_batches, loss_fn, count=len, total=None, no_sync=None):
     total          the count N of the whole batch; by default the sum of ``count`` over
                    ``micro_batches``. With DistributedDataParallel (which averages over
                    W workers) pass the all-reduced count divided by W.
-    no_sync        optional context-manager factory, e.g. ``ddp.no_sync``: entered for all
-                   micro-batches but the last, so the gradients are all-reduced once
+    no_sync        optional context-manager factory, e.g. ``model.no_sync`` of a
+                   DistributedDataParallel ``model``: entered around the forward AND backward
+                   of every micro-batch but the last (PyTorch decides at forward time), so
+                   the last ``backward()`` all-reduces the accumulated sum: one all-reduce per
+                   optimizer step (tests/mpi_scripts/check_ddp.py counts them)
 
     Returns the full-batch mean loss, a Python float. The gradients are ADDED to
     what ``.grad`` already holds (so zero them first), exactly the full-batch mean

@@ -159,8 +159,8 @@ def _as_numpy(grads, leaves):
     return arrays
 
 
-def run_program(leaf_shapes, steps, seed):
-    """Differences between minigrad and PyTorch on one program: a list of messages, empty if none."""
+def run_program(leaf_shapes, steps, seed, device="cpu"):
+    """Differences between minigrad (on ``device``) and PyTorch on one program: a list of messages, empty if none."""
     rng = np.random.default_rng(seed)
     values = [rng.uniform(-1.5, 1.5, s) for s in leaf_shapes]
     weight = rng.standard_normal(steps[-1][3])
@@ -175,9 +175,9 @@ def run_program(leaf_shapes, steps, seed):
                 problems.append(f"{what}, leaf {k}: max difference {np.nanmax(np.abs(a - b)):.3g}")
 
     # 1. .backward() twice: accumulation into .grad
-    ours = [mg.tensor(v, dtype=np.float64, requires_grad=True) for v in values]
+    ours = [mg.tensor(v, dtype=np.float64, device=device, requires_grad=True) for v in values]
     theirs = [torch.tensor(v, requires_grad=True) for v in values]
-    loss, loss_t = _evaluate("mg", ours, steps, mg.tensor(weight)), _evaluate("torch", theirs, steps, torch.tensor(weight))
+    loss, loss_t = _evaluate("mg", ours, steps, mg.tensor(weight, device=device)), _evaluate("torch", theirs, steps, torch.tensor(weight))
     if not np.allclose(loss.item(), loss_t.item(), rtol=RTOL, atol=ATOL):
         return [f"forward: {loss.item()} vs torch {loss_t.item()}"]
     for _ in range(2):
@@ -186,13 +186,13 @@ def run_program(leaf_shapes, steps, seed):
     compare(".backward() x2", _as_numpy([x.grad for x in ours], ours), _as_numpy([x.grad for x in theirs], theirs))
 
     # 2. autograd.grad, and 3. double backward through <grad, v>
-    ours = [mg.tensor(v, dtype=np.float64, requires_grad=True) for v in values]
+    ours = [mg.tensor(v, dtype=np.float64, device=device, requires_grad=True) for v in values]
     theirs = [torch.tensor(v, requires_grad=True) for v in values]
-    loss, loss_t = _evaluate("mg", ours, steps, mg.tensor(weight)), _evaluate("torch", theirs, steps, torch.tensor(weight))
+    loss, loss_t = _evaluate("mg", ours, steps, mg.tensor(weight, device=device)), _evaluate("torch", theirs, steps, torch.tensor(weight))
     gs = mg.autograd.grad(loss, ours, create_graph=True)
     gts = torch.autograd.grad(loss_t, theirs, create_graph=True, allow_unused=True)
     compare("autograd.grad", _as_numpy(gs, ours), _as_numpy(gts, theirs))
-    dot = sum((g * mg.tensor(v)).sum() for g, v in zip(gs, vs))
+    dot = sum((g * mg.tensor(v, device=device)).sum() for g, v in zip(gs, vs))
     dot_t = sum((g * torch.tensor(v)).sum() for g, v in zip(gts, vs) if g is not None)
     if isinstance(dot_t, torch.Tensor) and dot_t.requires_grad:
         if not dot.requires_grad:

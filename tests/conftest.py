@@ -1,20 +1,31 @@
+import os
+
 import numpy as np
 import pytest
 import torch
 
+import fakecupy
 import minigrad as mg
 from minigrad import backend, config
 
 GPU = backend.cupy_available()
+# Tests marked `cuda` run on a real GPU when CuPy sees one, else on the CuPy stand-in
+# tests/fakecupy (device hygiene, not CUDA numerics); MINIGRAD_FAKE_CUPY=1 forces the stand-in.
+STAND_IN = not GPU or os.environ.get("MINIGRAD_FAKE_CUPY") == "1"
 torch.set_num_threads(1)  # small ops on a shared 2-core machine are far faster single-threaded
 
 
-@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
 def device(request):
-    """Run a test on the CPU and, when CuPy sees a GPU, again on the GPU."""
-    if request.param == "cuda" and not GPU:
-        pytest.skip("no CUDA device visible to CuPy")
+    """Run a test on the CPU and again on "cuda" (a GPU, or else the CuPy stand-in)."""
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def _cupy_stand_in(request):
+    """For a test marked `cuda` without a real GPU: `import cupy` gives tests/fakecupy."""
+    if STAND_IN and request.node.get_closest_marker("cuda"):
+        fakecupy.install(request.getfixturevalue("monkeypatch"))
 
 
 @pytest.fixture

@@ -147,6 +147,7 @@ def test_cross_entropy_ignore_index_and_spatial_dims_match_torch(reduction):
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.cuda
 def test_mixing_devices_names_op_and_devices():
     pytest.importorskip("cupy")
     from minigrad import backend

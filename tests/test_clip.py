@@ -131,7 +131,7 @@ def test_clip_grad_value_matches_torch_and_returns_none(clip_value):
     assert_same_grads(ours, theirs, rtol=0)
 
 
-@pytest.mark.gpu
+@pytest.mark.cuda
 def test_clip_grad_norm_on_cupy_matches_numpy():
     cupy = pytest.importorskip("cupy")
     if not mg.backend.cupy_available():

@@ -69,6 +69,43 @@ def test_exception_on_one_rank_ends_every_rank_nonzero_within_30s(tmp_path):
     assert not [pid for pid in pids if still_running(pid)]               # no rank is left behind
 
 
+# scenario -> ranks, and what stderr must say: which rank, and why
+FAULTS = {
+    "raise_before_ddp": (2, ["rank 1 of 2: uncaught RuntimeError: deliberate failure on rank 1 before"]),
+    "exit_0": (2, ["rank 1 of 2: this rank is exiting", "rank 0: all_reduce(sum) #1 of 10 float64"]),
+    "exit_3": (2, ["rank 1 of 2: this rank is exiting"]),
+    "replaced_excepthook": (2, ["other library's hook: deliberate failure",
+                                "rank 1 of 2: uncaught ValueError: deliberate failure on rank 1"]),
+    "stuck_rank": (3, ["WARNING rank 0: all_reduce(sum) #1 of 10 float64",
+                       "did not complete within its timeout of 4 s; ranks [1] never arrived (rank 1 did "
+                       "not answer"]),
+    "killed": (2, ["Killed (signal 9)"]),
+    "extra_all_reduce": (2, ["does not match the other ranks' calls", "faults.py:"]),
+    "size_mismatch": (2, ["rank 1: all_reduce(sum) #1 of 11 float64", "rank 0: all_reduce(sum) #1 of 10"]),
+    "extra_step": (2, ["rank 0: DDP bucket all-reduce #", "does not match the other ranks' calls"]),
+    "no_sync_one_rank": (2, ["(backward passes since the last sync: 2)",
+                             "(backward passes since the last sync: 1)"]),
+    "hook_one_rank": (2, ["all_gather_bytes #", "does not match the other ranks' calls"]),
+    "unused_parameter": (2, ["received no gradient in this backward pass: ['unused.weight', 'unused.bias']",
+                             "find_unused_parameters=True"]),
+}
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("scenario", list(FAULTS))
+def test_every_fault_ends_every_rank_nonzero_within_30s_naming_rank_and_cause(scenario, monkeypatch):
+    """Each scenario of tests/mpi_scripts/faults.py, collective timeout 4 s."""
+    monkeypatch.setenv("MINIGRAD_COLLECTIVE_TIMEOUT", "4")
+    p, words = FAULTS[scenario]
+    start = time.monotonic()
+    result = run_mpi("faults.py", p, scenario, timeout=60)   # the job must end by itself, well before
+    elapsed = time.monotonic() - start
+    assert result.returncode != 0 and "finished" not in result.stdout, result.stdout + result.stderr
+    assert elapsed < 30, f"{scenario} took {elapsed:.1f} s"
+    missing = [w for w in words if w not in result.stdout + result.stderr]
+    assert not missing, f"{scenario}: stderr lacks {missing}\n{result.stderr}"
+
+
 def still_running(pid):
     """True unless the process is gone or a zombie (dead, waiting to be reaped by its new parent)."""
     try:
@@ -180,7 +217,8 @@ def test_cupy_arrays_all_reduce_through_host_staging():
 
 @pytest.mark.mpi
 def test_ddp_equals_big_batch_sgd_and_replicas_stay_bitwise_equal():
-    """4 ranks, 20 steps, no_sync accumulation, clipping, float64; QSGD path (see script)."""
+    """4 ranks: the idiomatic PyTorch loop (no_sync, clipping, momentum, float64) vs big-batch SGD
+    to 1e-10, replicas bitwise equal; one collective per step with accumulate; comm hooks (script)."""
     assert_every_rank_says(run_mpi("check_ddp.py", 4), 4, "ddp ok")
 
 
@@ -196,7 +234,7 @@ def test_ddp_in_one_process_is_plain_training(float64):
         X = mg.tensor(np.linspace(-1, 1, 24).reshape(8, 3))
         for _ in range(3):
             loss = F.mse_loss(model(X), X.sum(axis=1, keepdims=True))
-            model.backward(loss) if wrap else loss.backward()
+            loss.backward()
             opt.step()
             opt.zero_grad()
         return np.concatenate([q.data.reshape(-1) for q in net.parameters()])
@@ -206,9 +244,69 @@ def test_ddp_in_one_process_is_plain_training(float64):
 
 def test_ddp_buckets_respect_the_cap_and_dtype():
     from minigrad import nn
-    from minigrad.distributed.ddp import make_buckets
+    from minigrad.distributed.buckets import make_buckets
     params = [nn.Parameter(np.zeros(n, dtype=np.float32)) for n in (100, 100, 300)]
     params.append(nn.Parameter(np.zeros(10, dtype=np.float64)))
-    sizes = [[q.numel() for q in b.params] for b in make_buckets(params, cap_bytes=800)]
+    named = [(f"p{i}", q) for i, q in enumerate(params)]
+    sizes = [[q.size for q in b.params] for b in make_buckets(named, cap_bytes=800)]
     assert sizes == [[100, 100], [300], [10]]          # 800 bytes = 200 float32; new dtype, new bucket
-    assert [[q.numel() for q in b.params] for b in make_buckets(params, 0)] == [[100], [100], [300], [10]]
+    assert [[q.numel() for q in b.params] for b in make_buckets(named, 0)] == [[100], [100], [300], [10]]
+    first_small = make_buckets(named, cap_bytes=2000, first_cap_bytes=400)
+    assert [[q.numel() for q in b.params] for b in first_small] == [[100], [100, 300], [10]]
+
+
+def test_ddp_buckets_run_in_reverse_parameter_order_and_hooks_see_pytorchs_bucket():
+    from minigrad import nn
+    from minigrad.distributed.buckets import GradBucket
+    mg.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    model = dist.DistributedDataParallel(net, bucket_cap_mb=0)
+    names = [name for b in model.buckets for name in b.names]
+    assert names == ["2.bias", "2.weight", "0.bias", "0.weight"]     # last layer first
+    seen = []
+
+    def hook(state, bucket):
+        assert isinstance(bucket, GradBucket) and state == "state"
+        grads = bucket.gradients()
+        assert [tuple(g.shape) for g in grads] == [tuple(q.shape) for q in bucket.parameters()]
+        seen.append((bucket.index(), bucket.is_last(), bucket.buffer().data.copy()))
+        return bucket.buffer()                       # one rank: the average is the buffer itself
+
+    model.register_comm_hook("state", hook)
+    with pytest.raises(RuntimeError, match="already registered"):
+        model.register_comm_hook("state", hook)
+    model(mg.tensor(np.ones((5, 3), dtype=np.float32))).sum().backward()   # one process: p = 1
+    assert [(index, last) for index, last, _ in seen] == [(0, False), (1, False), (2, False), (3, True)]
+    expected = np.concatenate([q.grad.data.reshape(-1) for b in model.buckets for q in b.params])
+    assert np.array_equal(np.concatenate([buffer for _, _, buffer in seen]), expected)
+
+
+def test_ddp_names_unused_parameters_unless_told_to_find_them():
+    from minigrad import nn
+
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.unused = nn.Linear(3, 2), nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.used(x)
+
+    with pytest.raises(RuntimeError, match=r"no gradient in this backward pass: \['unused.weight', "
+                                           r"'unused.bias'\].*find_unused_parameters=True"):
+        dist.DistributedDataParallel(TwoHeads())(mg.ones(2, 3)).sum().backward()
+    model = dist.DistributedDataParallel(TwoHeads(), find_unused_parameters=True)
+    model(mg.ones(2, 3)).sum().backward()
+    assert model.module.unused.weight.grad is None and model.module.used.weight.grad is not None
+
+
+def test_no_sync_is_decided_at_forward_time_as_pytorch():
+    from minigrad import nn
+    model = dist.DistributedDataParallel(nn.Linear(3, 1))
+    model.timeline = []
+    with model.no_sync():
+        out = model(mg.ones(2, 3))
+    out.sum().backward()                       # forward ran inside no_sync: no reduction
+    assert model.timeline == []
+    model(mg.ones(2, 3)).sum().backward()
+    assert [event for _, event, _ in model.timeline] == ["start", "end"]

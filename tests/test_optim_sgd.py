@@ -225,7 +225,7 @@ def test_optimizer_rejects_bad_parameters_with_clear_errors():
         optim.SGD([{"params": [leaf]}])
 
 
-@pytest.mark.gpu
+@pytest.mark.cuda
 def test_sgd_on_cupy_matches_numpy():
     cupy = pytest.importorskip("cupy")
     if not mg.backend.cupy_available():

@@ -191,7 +191,7 @@ def test_qsgd_rejects_bad_arguments_with_clear_errors():
         q.world_size = 0
 
 
-@pytest.mark.gpu
+@pytest.mark.cuda
 def test_qsgd_accepts_cupy_arrays_like_numpy():
     cupy = pytest.importorskip("cupy")
     from minigrad import backend

@@ -26,7 +26,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
         for j in range(out_size):  # row j of the Jacobian: backward from the unit vector e_j
             seed = np.zeros(out_size)
             seed[j] = 1.0
-            (g,) = grad(out, [x], grad_outputs=Tensor(seed.reshape(out.shape)), retain_graph=True)
+            (g,) = grad(out, [x], grad_outputs=Tensor(backend.to_device(seed.reshape(out.shape), out.device)),
+                        retain_graph=True)
             analytic[j] = backend.to_numpy(g.data).ravel()
         numeric = np.zeros_like(analytic)
         flat = x.data.reshape(-1)

@@ -8,16 +8,9 @@ MPI moves bytes between contiguous buffers. Three cases:
   stream that computes the array has finished (``synchronize`` below); any
   other MPI gets a host copy, written back to the device after ("staging").
 
-Before the data moves, ``check_agreement`` makes every rank compare what it is
-about to send (length, dtype, op...). MPI itself trusts the caller: with
-different lengths on different ranks one rank may stop with "message
-truncated" while the others wait for it forever, or every rank returns a wrong
-sum; which of these happens depends on the sizes. One tiny all-gather of a few
-integers turns all of that into the same clear ValueError on every rank.
+(That the ranks agree on what they send is checked by ``guard.py``.)
 """
 import os
-import struct
-import zlib
 
 import numpy as np
 
@@ -79,43 +72,3 @@ def write_back(array, buf):
         buf = backend.to_device(buf, backend.device_of(array))
     array[...] = buf.reshape(array.shape)
 
-
-_codes = {}    # value -> its code, for the few dtypes and names that come back on every call
-
-
-def _code(value):
-    """An int64 that stands for ``value`` on every rank (ints as is; others by CRC-32 of their repr)."""
-    if isinstance(value, int):
-        return value
-    if isinstance(value, (str, np.dtype)):
-        code = _codes.get(value)
-        if code is None:
-            code = _codes[value] = zlib.crc32(repr(value).encode())
-        return code
-    return zlib.crc32(repr(value).encode())
-
-
-def check_agreement(comm, collective, /, **fields):
-    """Raise the same ValueError on every rank unless all ranks passed equal ``fields``.
-
-    ``fields`` maps a name to a value (an int, a dtype, a shape, a string).
-    Every rank packs the codes of its values into a few bytes, one all-gather
-    hands every rank everyone's bytes, and each compares them with rank 0's.
-    That costs the latency of one tiny message (benchmarks/bench_allreduce.py
-    measures it next to the all-reduce it protects); plain bytes keep the
-    Python around it cheap too. Only when something differs do the ranks also
-    exchange the readable values, for the error message.
-    """
-    mine = struct.pack(f"<{len(fields)}q", *[_code(v) for v in fields.values()])
-    table = bytearray(len(mine) * comm.Get_size())
-    comm.Allgather(mine, table)
-    if table != mine * comm.Get_size():             # then every rank sees a difference
-        codes = np.frombuffer(table, dtype="<i8").reshape(-1, len(fields))
-        differs = (codes != codes[0]).any(axis=0)
-        values = comm.allgather([str(v) for v in fields.values()])   # all ranks get here together
-        details = "; ".join(
-            f"{name} per rank [{', '.join(rank_values[i] for rank_values in values)}]"
-            for i, name in enumerate(fields) if differs[i]
-        )
-        raise ValueError(f"{collective}: the ranks disagree ({details}); every rank must call "
-                         f"{collective} with the same {', '.join(fields)}")

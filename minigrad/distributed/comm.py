@@ -13,16 +13,17 @@ A script that was not started by an MPI launcher is simply world size 1: rank
 0 of 1, every collective is the identity, and mpi4py is never imported (it is
 an optional dependency, ``pip install 'minigrad[mpi]'``).
 
-Failure: if one rank dies with an uncaught exception while the others wait for
-it inside a collective, they would wait forever. ``init()`` therefore replaces
-``sys.excepthook`` (when p > 1): the failing rank prints its traceback, then
-calls ``MPI_Abort``, which makes the launcher kill every rank with a non-zero
-exit status. That is what ``python -m mpi4py script.py`` does too; here plain
-``python script.py`` gets it as soon as it touches ``minigrad.distributed``.
+Failure: a rank that fails must not leave the others waiting forever. Under a
+launcher with p > 1 the arrangement of ``failure.py`` is installed as soon as
+``minigrad.distributed`` is imported (uncaught exception, ``sys.exit`` with any
+code, a failed collective: every rank ends, non-zero), and every collective
+has a timeout (``guard.py``): ``set_timeout(seconds)`` for the process,
+``timeout=`` per call, or the environment variable MINIGRAD_COLLECTIVE_TIMEOUT
+(default 600 s).
 """
 import os
 import sys
-import traceback
+import time
 
 # Environment variables that MPI launchers set in every process they start:
 # MPICH and Intel MPI (Hydra) set PMI_*, Open MPI OMPI_*, PMIx launchers (srun --mpi=pmix) PMIX_*.
@@ -37,6 +38,8 @@ class _World:
     MPI = None         # the mpi4py.MPI module, once imported
     rank = 0
     size = 1
+    failed = None      # why the job must end, once a collective failed
+    aborting = False
 
 
 _world = _World()
@@ -78,11 +81,11 @@ def _launched_by_mpi():
 
 
 def init():
-    """Join the process group (idempotent; the collectives call it on first use).
+    """Join the process group (idempotent; importing ``minigrad.distributed`` calls it).
 
     Under an MPI launcher: import mpi4py (which initialises MPI), use
-    COMM_WORLD, and install the abort-on-uncaught-exception hook. Otherwise:
-    world size 1 without MPI.
+    COMM_WORLD, and install the abort-on-failure arrangement (``failure.py``).
+    Otherwise: world size 1 without MPI.
     """
     if _world.initialized:
         return
@@ -98,23 +101,37 @@ def init():
         _world.rank = _world.comm.Get_rank()
         _world.size = _world.comm.Get_size()
         if _world.size > 1:
-            _install_abort_hook()
+            from minigrad.distributed import failure
+            failure.install()
     _world.initialized = True
 
 
-def _install_abort_hook():
-    """Uncaught exception on this rank -> print it, then MPI_Abort every rank."""
-    def abort_all_ranks(exc_type, exc, tb):
-        rank, size = _world.rank, _world.size
-        sys.stderr.write(f"\n[minigrad.distributed] uncaught exception on rank {rank} of {size}:\n")
-        sys.stderr.write("".join(traceback.format_exception(exc_type, exc, tb)))
-        sys.stderr.write(f"[minigrad.distributed] rank {rank}: calling MPI_Abort so that no "
-                         "rank waits forever for it\n")
-        sys.stderr.flush()
-        sys.stdout.flush()
-        _world.comm.Abort(1)    # does not return: the launcher ends every rank, exit status non-zero
+_timeout = [float(os.environ.get("MINIGRAD_COLLECTIVE_TIMEOUT", 600))]
 
-    sys.excepthook = abort_all_ranks
+
+def set_timeout(seconds):
+    """Every later collective of this process fails after ``seconds`` without completing."""
+    if not seconds > 0:
+        raise ValueError(f"set_timeout: seconds must be > 0, got {seconds!r}")
+    _timeout[0] = float(seconds)
+
+
+def get_timeout():
+    """The process-wide collective timeout in seconds (default 600, or MINIGRAD_COLLECTIVE_TIMEOUT)."""
+    return _timeout[0]
+
+
+def abort_job(reason):
+    """Print why, then MPI_Abort: the launcher ends every rank with a non-zero exit status."""
+    if not _world.aborting:          # the excepthook and the exit handler may both get here
+        _world.aborting = True
+        sys.stdout.flush()
+        sys.stderr.write(f"[minigrad.distributed] rank {_world.rank} of {_world.size}: {reason}; "
+                         "calling MPI_Abort so that no rank waits forever\n")
+        sys.stderr.flush()
+        time.sleep(0.5)             # let the other ranks print their side of the story
+        _world.comm.Abort(1)        # the launcher ends every rank
+    os._exit(1)                     # should Abort ever return
 
 
 def world():
@@ -136,10 +153,3 @@ def get_world_size():
     if not _world.initialized:
         init()
     return _world.size
-
-
-def barrier():
-    """Wait until every rank has reached this call."""
-    comm = world()
-    if comm is not None and _world.size > 1:
-        comm.Barrier()

@@ -24,12 +24,17 @@ all-reduce algorithms for clusters of workstations"). The price is 2(p-1)
 message latencies, which is why MPI's own tree-like algorithms win for small
 messages (see ``collectives.all_reduce``).
 
+Each step is an ``Irecv`` from the left and an ``Isend`` to the right, waited
+for under the collective's deadline (``guard.wait``).
+
 Every element of the result is computed on exactly one rank and copied to the
 others, so all ranks end with bitwise-identical results.
 """
 from minigrad import backend
-from minigrad.distributed import buffers
+from minigrad.distributed import buffers, guard
 from minigrad.distributed.comm import traffic
+
+RING_TAG = 0x6D69    # point-to-point tag of the ring's messages (never matched by anything else)
 
 _scratch = {}   # (device, dtype) -> receive buffer reused between calls (no page faults per call)
 
@@ -48,10 +53,11 @@ def _receive_buffer(like, size):
     return buf[:size]
 
 
-def ring_reduce(comm, x, combine="add"):
+def ring_reduce(comm, x, combine, call):
     """In-place all-reduce of the contiguous array ``x``; ``combine`` names a ufunc ("add", "maximum").
 
-    Lengths must already agree across ranks (``ring_all_reduce`` checks them).
+    Lengths must already agree across ranks (``ring_all_reduce`` checks them); ``call``
+    is the ``guard.Call`` whose deadline applies.
     """
     p, r = comm.Get_size(), comm.Get_rank()
     x = x.reshape(-1)
@@ -64,13 +70,18 @@ def ring_reduce(comm, x, combine="add"):
     for s in range(p - 1):                          # reduce-scatter
         send, recv = (r - s) % p, (r - s - 1) % p
         landing = incoming[:chunk[recv].size]
-        comm.Sendrecv(chunk[send], dest=right, recvbuf=landing, source=left)
+        _send_receive(comm, call, chunk[send], right, landing, left)
         traffic.add(chunk[send].nbytes)
         combine(chunk[recv], landing, out=chunk[recv])
         buffers.synchronize(chunk[recv])            # GPU: the sum must be done before we send it on
 
     for s in range(p - 1):                          # all-gather
         send, recv = (r + 1 - s) % p, (r - s) % p
-        comm.Sendrecv(chunk[send], dest=right, recvbuf=chunk[recv], source=left)
+        _send_receive(comm, call, chunk[send], right, chunk[recv], left)
         traffic.add(chunk[send].nbytes)
     return x
+
+
+def _send_receive(comm, call, outgoing, right, landing, left):
+    guard.wait(call, [comm.Irecv(landing, source=left, tag=RING_TAG),
+                      comm.Isend(outgoing, dest=right, tag=RING_TAG)])

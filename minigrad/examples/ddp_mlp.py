@@ -11,7 +11,8 @@ cores made this demo 10-20x slower on a 2-core machine.)
 Each of the p ranks holds a replica of the model (float64) and, per step, K
 micro-batches of ``--batch`` examples from its own shard of a synthetic data
 set (labels drawn by a random "teacher" network). ``DistributedDataParallel``
-averages the gradients once per step; after optional global-norm clipping
+averages the gradients inside the last micro-batch's ``loss.backward()`` (the
+others run under ``no_sync``), once per step; after optional global-norm clipping
 every replica takes the same SGD step. The learning rate follows the linear
 scaling rule for the global batch p*K*batch, optionally reached by a linear
 warm-up (Goyal et al. 2017, "Accurate, Large Minibatch SGD", Sec. 2.1-2.2).
@@ -33,6 +34,7 @@ import minigrad.distributed as dist
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 from minigrad.compress import FP16, QSGD, TopK
+from minigrad.distributed.comm_hooks import compressor_hook
 from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim import SGD
 from minigrad.optim.lr_scheduler import LinearWarmup, linear_scaling_rule
@@ -108,7 +110,10 @@ def main(argv=None):
     steps_per_epoch = len(sampler) // (K * b)
 
     net = make_model(X.shape[1], args.hidden, int(y.max()) + 1)
-    ddp = dist.DistributedDataParallel(net, compressor=COMPRESSORS[args.compress](rank))
+    ddp = dist.DistributedDataParallel(net)
+    compressor = COMPRESSORS[args.compress](rank)
+    if compressor is not None:
+        ddp.register_comm_hook(compressor, compressor_hook)
     run = Run(ddp, args, global_batch, ddp.parameters())
     if rank == 0:
         warmup = f", warm-up from {run.opt.param_groups[0]['lr']:.3g} over {args.warmup} steps" \
@@ -125,13 +130,13 @@ def main(argv=None):
             micro = np.split(mine[step * K * b:(step + 1) * K * b], K)
             with ddp.no_sync():                                  # accumulate locally...
                 for idx in micro[:-1]:
-                    ddp.backward(F.cross_entropy(ddp(mg.tensor(X[idx])), mg.tensor(y[idx])) / K)
+                    (F.cross_entropy(ddp(mg.tensor(X[idx])), mg.tensor(y[idx])) / K).backward()
             idx = micro[-1]                                      # ...average once per step
-            ddp.backward(F.cross_entropy(ddp(mg.tensor(X[idx])), mg.tensor(y[idx])) / K)
+            (F.cross_entropy(ddp(mg.tensor(X[idx])), mg.tensor(y[idx])) / K).backward()
             run.finish_step(ddp.parameters())
     seconds = time.perf_counter() - start
     syncs = args.epochs * steps_per_epoch
-    dense_ring_bytes = syncs * sum(2 * (p - 1) * b.flat.nbytes // p for b in ddp.buckets)
+    dense_ring_bytes = syncs * sum(2 * (p - 1) * b.data().nbytes // p for b in ddp.buckets)
     result = {"final_loss": loss_on(net, X, y), "bytes_sent": ddp.bytes_sent, "seconds": seconds,
               "dense_ring_bytes": dense_ring_bytes}
 

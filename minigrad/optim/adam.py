@@ -15,6 +15,7 @@ Loshchilov & Hutter's Algorithm 2, with the schedule multiplier folded into lr a
 PyTorch does.
 """
 from minigrad import backend
+from minigrad.optim.inplace import axpy_, blocks
 from minigrad.optim.optimizer import Optimizer
 
 
@@ -42,40 +43,46 @@ class Adam(Optimizer):
     def _update(self, closure=None):
         loss = self._loss_from(closure)
         for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            decay, amsgrad = group["weight_decay"], group["amsgrad"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = -p.grad.data if group["maximize"] else p.grad.data
-                param = p.data
-                xp = backend.get_array_module(param)
+                xp = backend.get_array_module(p.data)
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = xp.zeros_like(param)
-                    state["exp_avg_sq"] = xp.zeros_like(param)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = xp.zeros_like(param)
+                    state["exp_avg"] = xp.zeros_like(p.data)
+                    state["exp_avg_sq"] = xp.zeros_like(p.data)
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = xp.zeros_like(p.data)
                 state["step"] += 1
-                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-
-                if decay != 0:
-                    if self.decoupled_weight_decay:
-                        param *= 1 - lr * decay
-                    else:
-                        g = g + decay * param
-                m *= beta1
-                m += (1 - beta1) * g
-                v *= beta2
-                v += (1 - beta2) * g * g
-                if amsgrad:
-                    xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                    v = state["max_exp_avg_sq"]
-                step_size = lr / (1 - beta1 ** t)
-                denom = xp.sqrt(v) / (1 - beta2 ** t) ** 0.5 + eps
-                param -= step_size * m / denom
+                arrays = [p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"]]
+                if group["amsgrad"]:
+                    arrays.append(state["max_exp_avg_sq"])
+                for block in blocks(*arrays):
+                    self._adam_step(group, state["step"], *block)
         return loss
+
+    def _adam_step(self, group, t, param, g, m, v, v_max=None):
+        """The update at step t, on one block of a parameter (see ``inplace.blocks``)."""
+        xp = backend.get_array_module(param)
+        lr, (beta1, beta2), decay = group["lr"], group["betas"], group["weight_decay"]
+        if self.decoupled_weight_decay:
+            g = self._gradient(g, param, group["maximize"])
+            if decay != 0:
+                param *= 1 - lr * decay
+        else:
+            g = self._gradient(g, param, group["maximize"], decay)
+        m *= beta1
+        axpy_(m, 1 - beta1, g)
+        v *= beta2
+        scratch = self._scratch(g, 1)
+        axpy_(v, 1 - beta2, xp.multiply(g, g, out=scratch))
+        if v_max is not None:
+            v = xp.maximum(v_max, v, out=v_max)
+        denom = xp.sqrt(v, out=scratch)
+        denom /= (1 - beta2 ** t) ** 0.5
+        denom += group["eps"]
+        axpy_(param, -lr / (1 - beta1 ** t), xp.divide(m, denom, out=denom))  # p -= step_size * m / denom
 
 
 class AdamW(Adam):

@@ -17,6 +17,7 @@ all-reduce across workers), then ``_update``, then the post-step hooks.
 import itertools
 
 from minigrad import backend, config
+from minigrad.optim.inplace import axpy_
 from minigrad.tensor import Tensor
 
 
@@ -57,6 +58,7 @@ class Optimizer:
         self.param_groups = []
         self._step_pre_hooks = {}
         self._step_post_hooks = {}
+        self._scratch_buffers = {}
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
@@ -132,6 +134,38 @@ class Optimizer:
             return None
         with config.enable_grad():
             return closure()
+
+    # ---- helpers for the update rules ---------------------------------------
+    def _scratch(self, like, slot=0):
+        """A temporary array shaped like ``like``, reused by every parameter and step.
+
+        One flat buffer per (slot, dtype, device), as large as the largest
+        parameter seen, so an update allocates nothing (a fresh 50 MB temporary
+        per parameter costs more than the arithmetic). Its contents are garbage
+        until written; a rule uses slot 0 and slot 1 for two live temporaries.
+        """
+        key = (slot, like.dtype, backend.device_of(like))
+        buffer = self._scratch_buffers.get(key)
+        if buffer is None or buffer.size < like.size:
+            buffer = self._scratch_buffers[key] = backend.get_array_module(like).empty(like.size, like.dtype)
+        return buffer[:like.size].reshape(like.shape)
+
+    def _gradient(self, g, param, maximize=False, weight_decay=0.0):
+        """torch's first lines of most rules: g <- -g if maximize; g <- g + weight_decay * param.
+
+        On raw arrays (a whole parameter or one block of it). Returns ``g`` itself
+        when neither applies (it is never written to: it is the caller's
+        gradient), else the result in scratch slot 0.
+        """
+        if not maximize and weight_decay == 0:
+            return g
+        xp = backend.get_array_module(g)
+        out = self._scratch(g, 0)
+        if maximize:
+            xp.negative(g, out=out)
+        else:
+            xp.copyto(out, g)
+        return axpy_(out, weight_decay, param) if weight_decay != 0 else out
 
     def register_step_pre_hook(self, hook):
         """Call ``hook(optimizer)`` before every update; it may rewrite ``p.grad`` in place.

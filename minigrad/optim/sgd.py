@@ -14,6 +14,8 @@ p_{t+1} = p_t - lr * grad(p_t) + momentum * (p_t - p_{t-1}). The Nesterov branch
 Nesterov's accelerated gradient (Nesterov 1983) written at the look-ahead point, as in
 Sutskever et al. 2013 and Bengio, Boulanger-Lewandowski & Pascanu 2013.
 """
+from minigrad import backend
+from minigrad.optim.inplace import axpy_, blocks
 from minigrad.optim.optimizer import Optimizer, required
 
 
@@ -45,24 +47,33 @@ class SGD(Optimizer):
     def _update(self, closure=None):
         loss = self._loss_from(closure)
         for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             for p in group["params"]:
                 if p.grad is None:  # no gradient: no decay, no state, no change
                     continue
-                g = p.grad.data
-                if group["maximize"]:
-                    g = -g
-                if group["weight_decay"] != 0:
-                    g = g + group["weight_decay"] * p.data
-                if momentum != 0:
-                    state = self.state.setdefault(p, {})
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = g.copy()
-                    else:
-                        buf *= momentum
-                        buf += (1 - dampening) * g
-                    g = g + momentum * buf if group["nesterov"] else buf
-                param = p.data
-                param -= lr * g
+                if group["momentum"] == 0:
+                    for param, g in blocks(p.data, p.grad.data):
+                        g = self._gradient(g, param, group["maximize"], group["weight_decay"])
+                        axpy_(param, -group["lr"], g)
+                    continue
+                state = self.state.setdefault(p, {})
+                first_step = state.get("momentum_buffer") is None
+                if first_step:
+                    state["momentum_buffer"] = backend.get_array_module(p.data).empty_like(p.data)
+                for param, g, buf in blocks(p.data, p.grad.data, state["momentum_buffer"]):
+                    self._momentum_step(group, param, g, buf, first_step)
         return loss
+
+    def _momentum_step(self, group, param, g, buf, first_step):
+        """The update with momentum, on one block of a parameter (see ``inplace.blocks``)."""
+        xp, momentum = backend.get_array_module(buf), group["momentum"]
+        g = self._gradient(g, param, group["maximize"], group["weight_decay"])
+        if first_step:
+            xp.copyto(buf, g)
+        else:
+            buf *= momentum
+            axpy_(buf, 1 - group["dampening"], g)
+        step = buf
+        if group["nesterov"]:
+            step = xp.multiply(buf, momentum, out=self._scratch(g, 1))
+            step += g                                                    # g + momentum * buf
+        axpy_(param, -group["lr"], step)

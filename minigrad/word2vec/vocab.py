@@ -93,8 +93,9 @@ def keep_probabilities(counts, sample):
     This is the rule of the word2vec C tool and of gensim. The paper
     (Mikolov et al. 2013b, eq. 5) instead *discards* with probability
     1 - sqrt(t / f), i.e. keeps with sqrt(t / f). The extra t / f term keeps a
-    little more of each frequent word, and words with f <= t (about 0.62 t
-    and rarer, where the sum reaches 1) are never dropped. ``sample=0``
+    little more of each frequent word, and words with f <= phi^2 t ~= 2.618 t
+    are never dropped: with x = t / f the sum sqrt(x) + x reaches 1 at
+    sqrt(x) = (sqrt(5) - 1) / 2, i.e. x = 1 / phi^2 (phi the golden ratio). ``sample=0``
     switches subsampling off.
     """
     counts = np.asarray(counts, dtype=np.float64)

@@ -3,7 +3,8 @@
 Each rank builds every rank's input from the same seeds, so it knows the exact
 answer without asking anyone. Any failed check raises, and the abort hook that
 `minigrad.distributed` installs ends every rank with a non-zero exit.
-The last line on each rank is "rank r: collectives ok".
+The last line on each rank is "rank r: collectives ok". (Mismatched calls end
+the job: they are checked one per launch by tests/mpi_scripts/faults.py.)
 """
 import sys
 
@@ -12,22 +13,23 @@ import numpy as np
 import minigrad as mg
 import minigrad.distributed as dist
 
-assert "mpi4py" not in sys.modules, "importing minigrad.distributed must not import mpi4py"
+# under a launcher, the import alone joined MPI and installed the abort-on-failure arrangement
+assert "mpi4py" in sys.modules and sys.excepthook.__name__ == "abort_on_uncaught_exception"
 p, rank = dist.get_world_size(), dist.get_rank()
-from mpi4py import MPI  # noqa: E402  (after the check above)
+from mpi4py import MPI  # noqa: E402
 
 from minigrad.distributed import collectives, comm as comm_module  # noqa: E402
 
 
 class CountingComm:
-    """MPI's communicator with Sendrecv wrapped: counts the bytes this rank sends point to point."""
+    """MPI's communicator with Isend wrapped: counts the bytes this rank sends point to point."""
 
     def __init__(self, inner):
         self.inner, self.sendrecv_bytes = inner, 0
 
-    def Sendrecv(self, sendbuf, *args, **kwargs):
+    def Isend(self, sendbuf, *args, **kwargs):
         self.sendrecv_bytes += sendbuf.nbytes
-        return self.inner.Sendrecv(sendbuf, *args, **kwargs)
+        return self.inner.Isend(sendbuf, *args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -87,7 +89,7 @@ def check_ring_bytes():
             # each rank skips two chunks, each within one element of n/p: off by < 2 elements
             assert abs(measured - ideal) < 2 * x.itemsize, (n, measured, ideal)
             assert dist.traffic.bytes_sent - before == measured, "traffic counter != bytes sent"
-        # the automatic choice: small -> MPI_Allreduce (no Sendrecv), large -> the ring
+        # the automatic choice: small -> MPI_Allreduce (no Isend), large -> the ring
         counting.sendrecv_bytes = 0
         dist.all_reduce(np.ones(10, dtype=np.float32))
         assert counting.sendrecv_bytes == 0
@@ -108,6 +110,11 @@ def check_tensors_views_and_other_collectives():
     view = base.T                                                  # not contiguous
     dist.all_reduce(view)
     assert np.array_equal(base, np.arange(12.0).reshape(3, 4) * sum(range(1, p + 1)))
+
+    a, b = np.full(3, float(rank)), np.full((2, 2), float(rank + 1))   # two in flight at once
+    work_a, work_b = dist.all_reduce(a, async_op=True), dist.all_reduce(b, op="mean", async_op=True)
+    assert work_b.wait() and work_a.wait() and work_a.is_completed()
+    assert (a == sum(range(p))).all() and (b == (p + 1) / 2).all()
 
     src = p - 1
     x = np.full(5, float(rank))
@@ -132,35 +139,10 @@ def check_tensors_views_and_other_collectives():
     assert all(np.array_equal(g, (np.arange(7 * r) + r) % 256) for r, g in enumerate(got))
 
 
-def expect_error(fn, *words):
-    try:
-        fn()
-    except ValueError as err:
-        message = str(err)
-        assert all(w in message for w in words), message
-    else:
-        raise AssertionError(f"no error raised, expected one mentioning {words}")
-    ok = np.ones(3)                     # the ranks are still in step afterwards
-    dist.all_reduce(ok)
-    assert (ok == p).all()
-
-
-def check_mismatches():
-    expect_error(lambda: dist.all_reduce(np.ones(10 + rank)), "all_reduce", "length", "[10, 11")
-    expect_error(lambda: dist.all_reduce(np.ones(5, dtype=np.float32 if rank == 0 else np.float64)),
-                 "all_reduce", "dtype", "float32", "float64")
-    expect_error(lambda: dist.all_reduce(np.ones(0 if rank == 0 else 1)), "all_reduce", "length")
-    expect_error(lambda: dist.ring_all_reduce(np.ones(1000 + rank)), "length")
-    expect_error(lambda: dist.all_reduce(np.ones(4), op="sum" if rank else "max"), "op")
-    expect_error(lambda: dist.broadcast(np.ones(3 + rank)), "broadcast", "length")
-    expect_error(lambda: dist.all_gather(np.ones((2, 3) if rank == 0 else (3, 2))), "all_gather", "shape")
-
-
 for n in sorted({0, 1, 3, p - 1, p + 1, 1_000_003}):
     for dtype in (np.float32, np.float64):
         check_all_reduce(n, dtype)
 check_ring_bytes()
 check_tensors_views_and_other_collectives()
-check_mismatches()
 dist.barrier()
 print(f"rank {rank}: collectives ok", flush=True)

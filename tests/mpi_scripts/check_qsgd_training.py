@@ -22,6 +22,7 @@ import minigrad as mg
 import minigrad.distributed as dist
 import minigrad.nn.functional as F
 from minigrad.compress import QSGD
+from minigrad.distributed.comm_hooks import compressor_hook
 from minigrad.examples.ddp_mlp import Run, loss_on, make_model, parse_args, synthetic_data
 
 EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
@@ -56,7 +57,9 @@ def train(name, compressor, args, X, y):
     """The loop of ddp_mlp.main (one micro-batch per step), with the replica check every step."""
     p = dist.get_world_size()
     net = make_model(X.shape[1], args.hidden, int(y.max()) + 1)
-    ddp = dist.DistributedDataParallel(net, compressor=compressor)
+    ddp = dist.DistributedDataParallel(net)
+    if compressor is not None:
+        ddp.register_comm_hook(compressor, compressor_hook)
     run = Run(ddp, args, p * args.batch, ddp.parameters())
     sampler = dist.DistributedSampler(len(X), shuffle=True, seed=1)
     steps_per_epoch = len(sampler) // args.batch
@@ -66,7 +69,7 @@ def train(name, compressor, args, X, y):
         mine = sampler.indices()
         for step in range(steps_per_epoch):
             idx = mine[step * args.batch:(step + 1) * args.batch]
-            ddp.backward(F.cross_entropy(ddp(mg.tensor(X[idx])), mg.tensor(y[idx])))
+            F.cross_entropy(ddp(mg.tensor(X[idx])), mg.tensor(y[idx])).backward()
             run.finish_step(ddp.parameters())
             assert_replicas_bitwise_equal(net, f"{name}, epoch {epoch} step {step}")
     syncs = args.epochs * steps_per_epoch
