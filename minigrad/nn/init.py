@@ -65,8 +65,7 @@ def _calculate_correct_fan(tensor, mode):
 
 def _fill(tensor, values):
     """Write host ``values`` into ``tensor`` in place, keeping its dtype and device."""
-    xp = backend.get_array_module(tensor.data)
-    tensor.data[...] = xp.asarray(backend.to_device(values, tensor.device), dtype=tensor.dtype)
+    tensor.data[...] = backend.to_device(np.asarray(values, dtype=tensor.dtype), tensor.device)
     return tensor
 
 
