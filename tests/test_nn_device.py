@@ -18,7 +18,7 @@ def test_sdpa_on_device(device, kwargs):
             mask[1] = False
             kw["attn_mask"] = lib.tensor(mask).to(q.device)
         return lib.nn.functional.scaled_dot_product_attention(q, k, v, **kw)
-    check([(2, 5, 4), (2, 6, 4), (2, 6, 3)], fn, lib=True, device=device, dtypes=(np.float64,), double=False)
+    check([(2, 5, 4), (2, 6, 4), (2, 6, 3)], fn, lib=True, device=device, dtypes=(np.float64,))
 
 
 def test_sdpa_dropout_on_device(device):
