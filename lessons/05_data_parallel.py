@@ -684,7 +684,7 @@ for widths, cap_mb in (((300, 300, 10), 0.5), ((600, 200, 600), 2.0), ((64, 64),
     named = [(str(i), q) for i, q in enumerate(params)]
     built = [[int(name) for name in bucket.names] for bucket in make_buckets(named[::-1], int(cap_mb * 2**20),
                                                                                 first_cap_bytes=2**20)]
-    assert bucket_layout([q.size for q in params], int(cap_mb * 2**20), 8) == built, (widths, cap_mb)
+    assert bucket_layout([q.numel() for q in params], int(cap_mb * 2**20), 8) == built, (widths, cap_mb)
 print("exercise 2: OK")
 
 # %% [markdown]

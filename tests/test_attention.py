@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch.nn.attention
 
 import minigrad as mg
@@ -137,3 +139,16 @@ def test_sdpa_mixed_dtypes_raise_like_torch():
         TF.scaled_dot_product_attention(torch.tensor(q).float(), torch.tensor(q), torch.tensor(q))
     with pytest.raises(RuntimeError, match="one floating dtype"):
         F.scaled_dot_product_attention(mg.tensor(q, dtype=np.float32), mg.tensor(q), mg.tensor(q))
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.lists(st.integers(0, 3), max_size=2), L=st.integers(0, 6), S=st.integers(0, 6),
+       E=st.integers(1, 5), Ev=st.integers(1, 4), causal=st.booleans(), mask=st.sampled_from([None, "bool", "float"]),
+       seed=st.integers(0, 2**16))
+def test_sdpa_random_shapes_and_masks_vs_torch(batch, L, S, E, Ev, causal, mask, seed):
+    kwargs = {"is_causal": causal} if mask is None or not causal else {}
+    if mask is not None:
+        draw = np.random.default_rng(seed)
+        kwargs["attn_mask"] = draw.random((L, S)) > 0.3 if mask == "bool" else draw.standard_normal((L, S))
+    b = tuple(batch)
+    check([b + (L, E), b + (S, E), b + (S, Ev)], _sdpa(kwargs), lib=True, double=False, seed=seed)

@@ -248,7 +248,7 @@ def test_ddp_buckets_respect_the_cap_and_dtype():
     params = [nn.Parameter(np.zeros(n, dtype=np.float32)) for n in (100, 100, 300)]
     params.append(nn.Parameter(np.zeros(10, dtype=np.float64)))
     named = [(f"p{i}", q) for i, q in enumerate(params)]
-    sizes = [[q.size for q in b.params] for b in make_buckets(named, cap_bytes=800)]
+    sizes = [[q.numel() for q in b.params] for b in make_buckets(named, cap_bytes=800)]
     assert sizes == [[100, 100], [300], [10]]          # 800 bytes = 200 float32; new dtype, new bucket
     assert [[q.numel() for q in b.params] for b in make_buckets(named, 0)] == [[100], [100], [300], [10]]
     first_small = make_buckets(named, cap_bytes=2000, first_cap_bytes=400)

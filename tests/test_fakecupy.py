@@ -16,7 +16,7 @@ import minigrad.nn as nn
 import minigrad.nn.functional as F
 from minigrad import backend, optim
 from minigrad.compress import FP16, QSGD, TopK
-from minigrad.functions.shape import ScatterAdd
+from minigrad.functions.indexing import ScatterAdd
 from minigrad.nn.utils import clip_grad_norm_, clip_grad_value_
 from minigrad.optim.lr_scheduler import CosineAnnealingLR, LinearWarmup
 from minigrad.training import accumulate

@@ -163,3 +163,19 @@ def test_buffers_move_with_the_module_and_never_get_gradients():
     assert all(id(b) not in {id(p) for p in net.parameters()} for b in net.buffers())
     net.to("cpu")
     assert net.scale.device == "cpu"
+
+
+def test_to_dtype_and_double_cast_floating_parameters_and_buffers_like_torch():
+    for lib in (torch, mg):
+        m = lib.nn.Linear(3, 2)
+        m.register_buffer("steps", lib.zeros(2, dtype=lib.int64))
+        m.register_buffer("scale", lib.ones(2))
+        m.weight.grad = lib.zeros(2, 3)
+        assert m.double() is m
+        assert str(m.weight.dtype).endswith("float64") and str(m.scale.dtype).endswith("float64")
+        assert str(m.weight.grad.dtype).endswith("float64")
+        assert str(m.steps.dtype).endswith("int64")  # integer buffers keep their dtype
+        m.to(lib.float32)
+        assert str(m.bias.dtype).endswith("float32") and str(m.scale.dtype).endswith("float32")
+        m.to("cpu", dtype=lib.float64)
+        assert str(m.bias.dtype).endswith("float64")

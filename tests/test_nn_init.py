@@ -78,7 +78,7 @@ def test_init_draws_torch_distribution(fn, kwargs, uniform, shape):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("fn, kwargs, uniform", [i for i in INITS if i[0] not in ("uniform_", "normal_", "trunc_normal_")])
+@pytest.mark.parametrize("fn, kwargs, uniform", [case for case in INITS if case[0].startswith(("xavier", "kaiming"))])
 def test_init_bounds_and_stds_equal_torch_exactly(fn, kwargs, uniform, shape):
     """The (low, high) or (mean, std) each init hands to its sampler, recorded in both libraries."""
     sampler = "uniform_" if uniform else "normal_"
@@ -98,6 +98,26 @@ def test_init_bounds_and_stds_equal_torch_exactly(fn, kwargs, uniform, shape):
         getattr(nn.init, fn)(mg.zeros(*shape), **kwargs)
     assert len(seen) == len(seen_t) == 1
     np.testing.assert_allclose(seen[0], seen_t[0], rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (3, 7), (8, 2, 3), (7, 3)])
+def test_orthogonal_gives_orthonormal_rows_or_columns_times_gain(shape):
+    w = nn.init.orthogonal_(mg.zeros(*shape, dtype=np.float64), gain=2.5).numpy().reshape(shape[0], -1)
+    rows, cols = w.shape
+    gram = w @ w.T if rows <= cols else w.T @ w  # the smaller Gram matrix is gain² · I
+    np.testing.assert_allclose(gram, 2.5 ** 2 * np.eye(min(rows, cols)), atol=1e-12)
+    t = torch.nn.init.orthogonal_(torch.zeros(*shape, dtype=torch.float64), gain=2.5).reshape(shape[0], -1)
+    gram_t = t @ t.T if rows <= cols else t.T @ t  # torch's obeys the same law
+    np.testing.assert_allclose(gram_t.numpy(), 2.5 ** 2 * np.eye(min(rows, cols)), atol=1e-12)
+
+
+def test_orthogonal_is_haar_distributed_like_torch():
+    """Entries of a Haar-random orthogonal n×n matrix have variance 1/n; compare 400 draws with torch's."""
+    ours = np.concatenate([nn.init.orthogonal_(mg.zeros(6, 6, dtype=np.float64)).numpy().ravel() for _ in range(400)])
+    theirs = np.concatenate([torch.nn.init.orthogonal_(torch.zeros(6, 6, dtype=torch.float64)).numpy().ravel()
+                             for _ in range(400)])
+    assert scipy.stats.ks_2samp(ours, theirs).pvalue > 1e-4
+    np.testing.assert_allclose(ours.var(), 1 / 6, rtol=0.05)
 
 
 def test_trunc_normal_moments_match_the_closed_form():

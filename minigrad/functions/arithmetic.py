@@ -170,8 +170,13 @@ class MatMul(Function):
 
     def backward(self, gy, a, b):
         need_a, need_b = self.needs_grad
-        return (sum_to(gy @ b.mT, a.shape) if need_a else None,
-                sum_to(a.mT @ gy, b.shape) if need_b else None)
+        return (sum_to(gy @ _swap_last(b), a.shape) if need_a else None,
+                sum_to(_swap_last(a) @ gy, b.shape) if need_b else None)
+
+
+def _swap_last(x):
+    """Transpose the last two axes (``.mT``); raw arrays use ``swapaxes``, which CuPy also has."""
+    return x.mT if isinstance(x, Tensor) else x.swapaxes(-1, -2)
 
 
 class Linear(Function):

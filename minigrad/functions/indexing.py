@@ -76,14 +76,27 @@ class ScatterAdd(Function):
 
 def getitem(x, index):
     """x[index] with PyTorch's rules: ints, slices, None, Ellipsis, bool masks, int tensors/lists."""
-    return GetItem(_raw_index(index))(x)
+    index = _raw_index(index)
+    if x.device != "cpu":  # as torch, a CPU index may select from a GPU tensor: move it there
+        index = _to_device(index, x.device)
+    return GetItem(index)(x)
+
+
+def _to_device(index, device):
+    if isinstance(index, tuple):
+        return tuple(_to_device(i, device) for i in index)
+    if isinstance(index, (np.ndarray, list)) and not isinstance(index, (bool, int)):
+        return backend.to_device(np.asarray(index), device)
+    return index
 
 
 def embedding(weight, indices):
     """Rows of ``weight`` picked by integer ``indices`` (any shape); backward scatter-adds."""
     idx = unwrap(indices)
     if not hasattr(idx, "dtype"):  # a Python list of ids
-        idx = backend.get_array_module(unwrap(weight)).asarray(idx)
+        idx = np.asarray(idx)
+    if weight.device != "cpu":
+        idx = _to_device(idx, weight.device)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= weight.shape[0]):

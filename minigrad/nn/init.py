@@ -16,6 +16,8 @@ import math
 import numbers
 import warnings
 
+import numpy as np
+
 from minigrad import backend, config
 
 _LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -63,8 +65,7 @@ def _calculate_correct_fan(tensor, mode):
 
 def _fill(tensor, values):
     """Write host ``values`` into ``tensor`` in place, keeping its dtype and device."""
-    xp = backend.get_array_module(tensor.data)
-    tensor.data[...] = xp.asarray(backend.to_device(values, tensor.device), dtype=tensor.dtype)
+    tensor.data[...] = backend.to_device(np.asarray(values, dtype=tensor.dtype), tensor.device)
     return tensor
 
 
@@ -125,6 +126,29 @@ def eye_(tensor):
     xp = backend.get_array_module(tensor.data)
     tensor.data[...] = xp.eye(*tensor.shape, dtype=tensor.dtype)
     return tensor
+
+
+def orthogonal_(tensor, gain=1.0, generator=None):
+    """A (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2014, "Exact solutions to the nonlinear
+    dynamics of learning in deep linear networks"): the Q of a QR factorisation of a Gaussian matrix,
+    with Q's columns signed by diag(R) so that Q is uniformly (Haar) distributed. Dims after the first
+    are flattened into columns.
+    """
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    if 0 in tensor.shape:
+        return tensor
+    rows, cols = tensor.shape[0], math.prod(tensor.shape[1:])
+    rng = generator or config.rng
+    gaussian = rng.standard_normal((rows, cols))
+    if rows < cols:
+        gaussian = gaussian.T  # QR of the tall orientation, transposed back below
+    q, r = np.linalg.qr(gaussian)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (gain * q).reshape(tensor.shape))
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):

@@ -20,7 +20,6 @@ import numpy as np
 
 from minigrad import backend
 from minigrad import functions as ops
-from minigrad.functions.reduction import LogSumExp
 from minigrad.tensor import Function, Tensor, unwrap
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -96,17 +95,22 @@ class SoftmaxCrossEntropy(WeightedNLL):
     """``WeightedNLL`` of log softmax(x), fused into one op.
 
     loss_i = Σ_c A_ic (lse_i - x_ic) = a_i · lse_i - Σ_c A_ic x_ic with lse_i = log Σ_c e^(x_ic) and
-    a_i = Σ_c A_ic; its gradient is g_i · (a_i · softmax(x_i) - A_i), softmax(x_i) = e^(x_i - lse_i).
+    a_i = Σ_c A_ic; its gradient is g_i · (a_i · softmax(x_i) - A_i).
     """
 
     def forward(self, x):
-        self.lse = LogSumExp((1,), True).forward(x)  # (N, 1), shifted by the row maximum: no overflow
-        return self.reduce(self.row_totals()[:, 0] * self.lse[:, 0] - self.weighted_sum(x))
+        xp = backend.get_array_module(x)
+        self.row_max = x.max(axis=1, keepdims=True)  # (N, 1): shifting by it keeps exp finite
+        self.row_sum = xp.exp(x - self.row_max).sum(axis=1, keepdims=True)  # (N, 1)
+        lse = (self.row_max + xp.log(self.row_sum))[:, 0]
+        return self.reduce(self.row_totals()[:, 0] * lse - self.weighted_sum(x))
 
     def backward(self, gy, x):
-        # create_graph: lse must be recomputed as a function of x in the graph
-        lse = ops.logsumexp(x, dim=1, keepdim=True) if isinstance(gy, Tensor) else self.lse
-        gx = ops.exp(x - lse)  # softmax(x), (N, C)
+        if isinstance(gy, Tensor):  # create_graph: softmax(x) as a differentiable op
+            gx = ops.softmax(x, dim=1)
+        else:  # the same numbers from the forward's max and normaliser, in one buffer
+            gx = backend.get_array_module(x).exp(x - self.row_max)
+            gx /= self.row_sum
         # On arrays these update gx's own buffer; on Tensors they record new nodes.
         gx *= self.row_totals().astype(x.dtype)
         gx -= self.coefficients(unwrap(x))

@@ -8,6 +8,8 @@ model the same way PyTorch does, so weights copy across by name
 """
 from collections import OrderedDict, namedtuple
 
+import numpy as np
+
 from minigrad import backend
 from minigrad.tensor import Tensor
 
@@ -194,15 +196,38 @@ class Module:
             elif p.grad is not None:
                 p.grad.data[...] = 0
 
-    def to(self, device):
-        """Move every parameter's and buffer's data to ``device`` in place (the objects stay the same)."""
+    def to(self, *args, device=None, dtype=None):
+        """``to(device)``, ``to(dtype)`` or ``to(device, dtype)``: move every parameter and buffer (and
+        gradient) in place; a dtype applies to floating ones only, as in PyTorch. The objects stay the same."""
+        for arg in args:
+            if isinstance(arg, str) and arg.split(":")[0] in backend.DEVICES:
+                device = arg
+            else:
+                dtype = arg
+        dtype = None if dtype is None else np.dtype(dtype)
+
+        def convert(tensor):
+            data = tensor.data if device is None else backend.to_device(tensor.data, device)
+            if dtype is not None and data.dtype.kind == "f":
+                data = data.astype(dtype)
+            tensor.data = data
+
         for p in self.parameters():
-            p.data = backend.to_device(p.data, device)
+            convert(p)
             if p.grad is not None:
-                p.grad.data = backend.to_device(p.grad.data, device)
+                convert(p.grad)
         for b in self.buffers():
-            b.data = backend.to_device(b.data, device)
+            convert(b)
         return self
+
+    def double(self):
+        return self.to(np.float64)
+
+    def float(self):
+        return self.to(np.float32)
+
+    def half(self):
+        return self.to(np.float16)
 
     # ---- checkpoints ------------------------------------------------
     def _state_items(self, prefix=""):

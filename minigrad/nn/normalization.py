@@ -1,14 +1,48 @@
 """Layer normalisation and RMS normalisation, as functions and as modules (PyTorch's names and arguments).
 
-Both normalise over the LAST ``len(normalized_shape)`` dimensions of the input.
-They are written as compositions of differentiable ops, so gradients and
-second derivatives come from the ops' own backward passes.
+Both normalise over the LAST ``len(normalized_shape)`` dimensions of the input
+with one op, ``Normalize``, whose backward is written by hand (and with minigrad
+ops, so it can be differentiated again); the learned scale and shift are plain
+``*`` and ``+`` after it.
 """
 import numpy as np
 
 from minigrad import backend, config
 from minigrad import functions as ops
 from minigrad.nn.module import Module, Parameter
+from minigrad.tensor import Function, Tensor
+
+
+class Normalize(Function):
+    """x̂ = (x - μ) · r with r = 1/√(σ² + eps), statistics over ``dims`` (LayerNorm); with
+    ``center=False``, x̂ = x · r and r = 1/√(mean(x²) + eps) (RMSNorm).
+
+    Differentiating x̂ by x gives, with means over the same dims,
+        dx = r · (dx̂ - mean(dx̂) - x̂ · mean(dx̂ ⊙ x̂))     (LayerNorm)
+        dx = r · (dx̂ - x̂ · mean(dx̂ ⊙ x̂))                (RMSNorm: no mean(dx̂) term)
+    """
+
+    def __init__(self, dims, eps, center):
+        self.dims, self.eps, self.center = dims, eps, center
+
+    def centred_and_rstd(self, x):
+        """(x - μ, r) on arrays or Tensors."""
+        c = x - ops.mean(x, self.dims, keepdim=True) if self.center else x
+        return c, (ops.mean(c * c, self.dims, keepdim=True) + self.eps) ** -0.5
+
+    def forward(self, x):
+        c, self.rstd = self.centred_and_rstd(x)
+        return c * self.rstd
+
+    def backward(self, gy, x):
+        x_hat = self.output_like(gy)
+        rstd = self.centred_and_rstd(x)[1] if isinstance(gy, Tensor) else self.rstd  # create_graph: r(x) in the graph
+        gx = gy - x_hat * ops.mean(gy * x_hat, self.dims, keepdim=True)
+        # On arrays these update gx's own buffer; on Tensors they record new nodes.
+        if self.center:
+            gx -= ops.mean(gy, self.dims, keepdim=True)
+        gx *= rstd
+        return gx
 
 
 def _normalized_axes(op, x, normalized_shape):
@@ -35,9 +69,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     shape, axes = _normalized_axes("layer_norm", input, normalized_shape)
     _check_affine("layer_norm", "weight", weight, shape)
     _check_affine("layer_norm", "bias", bias, shape)
-    centered = input - ops.mean(input, axes, keepdims=True)
-    var = ops.mean(centered * centered, axes, keepdims=True)
-    y = centered * (var + eps) ** -0.5
+    y = Normalize(axes, eps, center=True)(input)
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -55,7 +87,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     _check_affine("rms_norm", "weight", weight, shape)
     if eps is None:
         eps = float(np.finfo(input.dtype).eps)
-    y = input * (ops.mean(input * input, axes, keepdims=True) + eps) ** -0.5
+    y = Normalize(axes, eps, center=False)(input)
     return y if weight is None else y * weight
 
 

@@ -78,7 +78,7 @@ for _name in """bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 
 
 # Functions that compute on the device: host arrays refused, arrays in the result wrapped.
 DEVICE_FUNCTIONS = """abs absolute add all allclose any arccos arcsin arctan arctan2 argmax argmin
-    argsort array_equal ascontiguousarray broadcast_to ceil clip concatenate cos cosh count_nonzero
+    argsort array_equal ascontiguousarray broadcast_to ceil clip concatenate copyto cos cosh count_nonzero
     cumsum diag diagonal divide dot einsum equal exp expm1 expand_dims eye flip floor full full_like greater
     greater_equal isclose isfinite isinf isnan less less_equal linspace log log1p log2 logical_and
     logical_not logical_or matmul maximum mean minimum moveaxis multiply negative nonzero not_equal
