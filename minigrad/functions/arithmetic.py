@@ -188,15 +188,16 @@ class Linear(Function):
     promotes = True
 
     def forward(self, x, W, b=None):
-        y = x @ W.T
+        # Rows of every leading axis as one 2-D GEMM: NumPy runs a 3-D ``@`` as a loop of smaller ones.
+        y = x.reshape(-1, x.shape[-1]) @ W.T
         if b is not None:
             y += b
-        return y
+        return y.reshape(x.shape[:-1] + (W.shape[0],))
 
     def backward(self, gy, x, W, b=None):
         need_x, need_W = self.needs_grad[:2]
         gy2 = gy.reshape(-1, gy.shape[-1])
-        gx = gy @ W if need_x else None
+        gx = (gy2 @ W).reshape(x.shape) if need_x else None
         gW = gy2.T @ x.reshape(-1, x.shape[-1]) if need_W else None
         if b is None:
             return gx, gW
