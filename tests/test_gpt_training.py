@@ -137,3 +137,15 @@ def test_short_run_beats_the_best_bigram_on_held_out_text(tmp_path, lee_path):
     model.load_state_dict(ckpt["model"])
     gpt, bigram = full_split_losses(model, CharData.from_file(lee_path), 32)
     assert gpt < bigram - 0.1, (gpt, bigram)
+
+
+@pytest.mark.cuda
+def test_device_cuda_trains_like_the_cpu(tmp_path, lee_path):
+    """--device cuda (a GPU, or the CuPy stand-in that refuses host arrays): the same losses as the CPU."""
+    common = ["--data", lee_path, "--steps", "4", "--batch-size", "4", "--eval-interval", "2", "--dtype", "float64",
+              *[a for a in TINY if a not in ("--sample-tokens", "0")], "--sample-tokens", "5"]
+    on_gpu = train_gpt.main([*common, "--device", "cuda", "--out", str(tmp_path / "gpu")])
+    on_cpu = train_gpt.main([*common, "--device", "cpu", "--out", str(tmp_path / "cpu")])
+    np.testing.assert_allclose(on_gpu["history"]["train"], on_cpu["history"]["train"], rtol=1e-10)
+    resumed = train_gpt.main([*common, "--steps", "6", "--device", "cuda", "--out", str(tmp_path / "gpu"), "--resume"])
+    assert len(resumed["history"]["train"]) == 6
