@@ -149,3 +149,13 @@ def test_device_cuda_trains_like_the_cpu(tmp_path, lee_path):
     np.testing.assert_allclose(on_gpu["history"]["train"], on_cpu["history"]["train"], rtol=1e-10)
     resumed = train_gpt.main([*common, "--steps", "6", "--device", "cuda", "--out", str(tmp_path / "gpu"), "--resume"])
     assert len(resumed["history"]["train"]) == 6
+
+
+def test_missing_text_and_missing_gensim_give_clear_errors(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="no text file at .*nowhere.txt"):
+        train_gpt.main(["--data", str(tmp_path / "nowhere.txt"), "--out", str(tmp_path)])
+    monkeypatch.setitem(sys.modules, "gensim.test.utils", None)  # as if gensim were not installed
+    with pytest.raises(SystemExit, match="--data FILE"):
+        train_gpt.main(["--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        train_gpt.main(["--data", __file__, "--out", str(tmp_path / "empty"), "--resume"])
