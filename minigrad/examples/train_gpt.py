@@ -247,7 +247,7 @@ def evaluate_and_save(ddp, model, optimizer, step, history, data, args, rank, wo
 
 def finish(model, data, args, result):
     """Rank 0: metrics.json, and a sample that starts from the first characters of the validation text."""
-    metrics = {k: v for k, v in result.items()}
+    metrics = dict(result)
     metrics["args"] = vars(args)
     if args.sample_tokens > 0:
         model.eval()
