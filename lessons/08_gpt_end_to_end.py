@@ -63,7 +63,7 @@ torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # lessons/
 env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
            PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-           PYTHONPATH=os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]))
+           PYTHONPATH=os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(HERE.parent)) if p))
 from gensim.test.utils import datapath  # noqa: E402  (the text ships with gensim's test data)
 
 TEXT = datapath("lee_background.cor")
