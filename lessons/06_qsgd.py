@@ -288,9 +288,9 @@ for n_ in [1024, 4096, 16384]:
 #
 # Four workers each hold a quarter of the spirals data set (`minigrad.examples.demo`). Every step
 # each worker computes its gradient, compresses it, the payloads are all-gathered, and every
-# worker decodes and adds them **in rank order** — exactly what
-# `minigrad.distributed.DistributedDataParallel(model, compressor=...)` does over MPI, where each
-# worker is a process (`mpiexec -n 4 python train.py`). Here the four workers live in one
+# worker decodes and adds them **in rank order** — exactly what DDP's communication hook
+# `model.register_comm_hook(compressor, minigrad.distributed.comm_hooks.compressor_hook)` does over
+# MPI, where each worker is a process (`mpiexec -n 4 python train.py`). Here the four workers live in one
 # process, which runs anywhere and gives the same arithmetic: each worker has its own compressor
 # (its own random stream for QSGD, its own error-feedback memory for TopK), and
 # `compressor.aggregate(payloads)` is the very call DDP makes.
