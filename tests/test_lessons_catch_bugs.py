@@ -40,7 +40,7 @@ BUGS = [
      "step = norms.astype(np.float64) / (levels * world_size)",
      "step = np.ones(norms.shape) / (levels * world_size)",
      "QSGD's decoder drops the bucket norm"),
-    ("06_qsgd.py", "compress/topk.py",
+    ("06_qsgd.py", "compress/feedback.py",
      "self.residuals[key] = accumulated", "self.residuals[key] = 0 * accumulated",
      "TopK forgets its residual: no error feedback"),
     ("07_negative_sampling.py", "word2vec/model.py",
