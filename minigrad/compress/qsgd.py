@@ -106,7 +106,7 @@ class QSGD(Compressor):
         ratio = np.abs(self._buckets(x))                 # becomes s|v_i| / ||v||, in place
         scale = _safe_divide(self.levels, norms)         # float64
         tiny = scale > np.finfo(ratio.dtype).max         # s/||v|| overflows: a subnormal norm
-        ratio *= scale.astype(ratio.dtype)[:, None]      # (inf on tiny rows: redone just below)
+        ratio *= np.where(tiny, 0, scale).astype(ratio.dtype)[:, None]   # tiny rows: just below
         if tiny.any():                                   # those rows in float64: s|v_i|/||v|| <= s
             ratio[tiny] = (np.abs(self._buckets(x)[tiny]).astype(np.float64)
                            * scale[tiny, None]).astype(ratio.dtype)
