@@ -46,9 +46,9 @@ class ScaledSign(Compressor):
         self._expect_size(name, "the sign bits", body.size, -(-n // 8))
         if not (np.isfinite(scale) and scale >= 0):
             raise ValueError(f"{name}: corrupted payload: scale {scale}")
-        negative = np.unpackbits(body, count=n).astype(bool)
-        out = np.full(n, np.float32(scale))
-        np.negative(out, out=out, where=negative)
+        out = np.unpackbits(body, count=n).astype(np.float32)     # 1 = negative
+        out *= np.float32(-2 * scale)                              # exact: scale * 2^1
+        out += np.float32(scale)                                   # +scale or -scale, exactly
         return out
 
 
