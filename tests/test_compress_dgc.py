@@ -110,6 +110,16 @@ def test_dgc_local_clipping_uses_the_threshold_scaled_by_sqrt_p():
     np.testing.assert_allclose(np.linalg.norm(sent), 2.0 / np.sqrt(4), rtol=1e-6)
 
 
+@pytest.mark.parametrize("clip_norm", [None, 0.5])
+def test_dgc_keeps_float32_on_the_wire_for_float32_gradients(clip_norm):
+    dgc = DGC(sparsity=0.9, clip_norm=clip_norm, world_size=4)
+    for _ in range(3):
+        payload = dgc.compress(np.random.default_rng(3).standard_normal(1000).astype(np.float32))
+        assert payload.nbytes == 8 + 12 + 8 * 100              # 4-byte index + 4-byte value
+        assert dgc.decompress(payload).dtype == np.float32
+    assert dgc.state[None]["v"].dtype == np.float32
+
+
 def test_dgc_nan_gradient_passes_through_and_keeps_the_state():
     dgc = DGC(sparsity=0.5, momentum=0.9)
     rng = np.random.default_rng(2)

@@ -92,14 +92,15 @@ class DGC(Compressor):
                              f"before, now {g.size}; use one key per tensor or bucket")
         if self.clip_norm is not None:
             norm = float(np.sqrt(np.dot(g, g)))
-            g = g * min(1.0, self.clip_norm / np.sqrt(self.world_size) / (norm + 1e-6))
+            coef = min(1.0, self.clip_norm / np.sqrt(self.world_size) / (norm + 1e-6))
+            g = g * g.dtype.type(coef)                           # (keeps float32 float32)
         u, v = state["u"], state["v"]
         u *= self.momentum
         u += g                                                   # momentum correction
         v += u                                                   # velocity accumulation
         k = min(g.size, max(1, round(self.density(state["step"]) * g.size)))
         index = top_k_indices(v, k)
-        wire = self._wire[np.dtype(g.dtype) if g.dtype == np.float64 else np.dtype(np.float32)]
+        wire = self._wire[np.dtype(np.float64 if v.dtype == np.float64 else np.float32)]
         values = wire.wire_values(v[index])                      # v / p, as it travels
         v[index] -= values.astype(v.dtype) * self.world_size     # 0 unless the cast rounded
         if self.momentum_masking:
