@@ -15,7 +15,7 @@ from minigrad.compress import (FP16, QSGD, EFSign, ErrorFeedback, NoCompression,
 COMPRESSORS = {
     "topk": lambda p: TopKSparsifier(0.05, world_size=p),
     "sign": lambda p: ScaledSign(world_size=p),
-    "qsgd": lambda p: QSGD(4, 64, seed=0, world_size=p),
+    "qsgd": lambda p: QSGD(16, 64, seed=0, world_size=p),     # contractive: variance <= ||x||^2 / 4
     "fp16": lambda p: FP16(world_size=p),
     "none": lambda p: NoCompression(world_size=p),
 }

@@ -20,6 +20,12 @@ GRACE, Xu et al. 2021), so TopK, sign, QSGD and FP16 share one implementation.
 so a float64 gradient keeps the float32 rounding of the wire in its residual.
 One residual per `key` (DDP compresses each bucket under its own key).
 
+The identity holds for any C, but e_T stays bounded only for a contraction,
+E||C(x) - x||^2 <= (1 - delta) ||x||^2 (Karimireddy et al., Definition 1):
+Top-k, scaled sign, FP16 are; QSGD with few levels is not (its error bound
+min(d/s^2, sqrt(d)/s) ||x||^2 can exceed ||x||^2) and its residual then grows
+geometrically; use more levels, or send C(x) / (1 + omega) as they suggest.
+
 Non-finite inputs (the policy). If a_t holds an inf or NaN (an overflowing
 step, a NaN loss), adding it to the residual would make every later output NaN.
 So the step is *passed through*: x itself is sent uncompressed (float32, the
