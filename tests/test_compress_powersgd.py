@@ -201,3 +201,22 @@ def test_powersgd_state_rejects_what_pytorch_rejects():
         PowerSGDState(object())
     with pytest.raises(TypeError, match="PowerSGDState"):
         powerSGD_hook(object(), None)
+
+
+@pytest.mark.cuda
+def test_powersgd_hook_on_the_gpu_equals_the_cpu():
+    grads = {}
+    for device in ("cpu", "cuda"):
+        model, _ = make_models()
+        model.to(device)
+        ddp = DistributedDataParallel(model)
+        ddp.register_comm_hook(PowerSGDState(None, matrix_approximation_rank=2, start_powerSGD_iter=2),
+                               powerSGD_hook)
+        for step in range(4):
+            model.zero_grad()
+            X, y = data(step)
+            F.mse_loss(ddp(mg.tensor(X, device=device)), mg.tensor(y, device=device)).backward()
+        grads[device] = [p.grad.numpy() for p in model.parameters()]
+        assert all(p.grad.device == device for p in model.parameters())
+    for a, b in zip(grads["cpu"], grads["cuda"]):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-12)

@@ -29,20 +29,23 @@ batches PyTorch's matrix products).
 """
 import numpy as np
 
+from minigrad import backend
+
 
 def orthogonalize(matrix, epsilon=0.0):
     """Gram-Schmidt on the columns of `matrix` (n, r), in place: col_i /= ||col_i|| + epsilon,
     then col_i's component is removed from the later columns."""
+    xp = backend.get_array_module(matrix)
     for i in range(matrix.shape[1]):
         col = matrix[:, i]                                           # (n,)
-        norm = np.sqrt(np.dot(col, col))
-        if epsilon == 0 and norm == 0:
+        norm = xp.sqrt(xp.dot(col, col))
+        if epsilon == 0 and float(norm) == 0:
             col[...] = 0                                             # PyTorch would give NaN
         else:
             col /= norm + epsilon
         if i + 1 < matrix.shape[1]:
             rest = matrix[:, i + 1:]                                 # (n, r - i - 1)
-            rest -= np.outer(col, col @ rest)
+            rest -= xp.outer(col, col @ rest)
     return matrix
 
 

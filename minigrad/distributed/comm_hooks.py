@@ -31,6 +31,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from minigrad import backend
 from minigrad.compress.dgc import DGC
 from minigrad.compress.powersgd import PowerSGDState, orthogonalize, should_compress
 from minigrad.distributed.collectives import all_gather_bytes, all_reduce
@@ -85,11 +86,12 @@ def powerSGD_hook(state, bucket):
         return allreduce_hook(None, bucket)
     p, key = get_world_size(), bucket.index()
     flat = bucket.buffer().data                                 # (N,) this rank's gradients
+    xp = backend.get_array_module(flat)                         # NumPy or CuPy, as the model
     if state.use_error_feedback:
         if key in state.error_dict:
             flat += state.error_dict[key]                       # M <- M + e
         else:
-            state.error_dict[key] = np.zeros_like(flat)
+            state.error_dict[key] = xp.zeros_like(flat)
         local = flat.copy()
     by_shape, plain = defaultdict(list), []                     # compressed in shape groups, as torch
     for grad in bucket.gradients():
@@ -106,19 +108,19 @@ def powerSGD_hook(state, bucket):
     q_sizes = np.cumsum([0] + [mat.shape[1] * r for mat, r in zip(matrices, ranks)])
     fresh = not state.warm_start or key not in state.p_memory_dict
     if fresh:
-        state.p_memory_dict[key] = np.empty(p_sizes[-1], flat.dtype)
-        state.q_memory_dict[key] = np.empty(q_sizes[-1], flat.dtype)
+        state.p_memory_dict[key] = xp.empty(int(p_sizes[-1]), flat.dtype)
+        state.q_memory_dict[key] = xp.empty(int(q_sizes[-1]), flat.dtype)
     p_memory, q_memory = state.p_memory_dict[key], state.q_memory_dict[key]
     ps = [p_memory[a:b].reshape(-1, r) for a, b, r in zip(p_sizes, p_sizes[1:], ranks)]  # (n, r)
     qs = [q_memory[a:b].reshape(-1, r) for a, b, r in zip(q_sizes, q_sizes[1:], ranks)]  # (m, r)
     if fresh:
         for q, drawn in zip(qs, state.random_q([q.shape for q in qs], flat.dtype)):
-            q[...] = drawn
+            q[...] = backend.to_device(drawn, backend.device_of(flat))
     for matrix, P, Q in zip(matrices, ps, qs):
         orthogonalize(Q, state.orthogonalization_epsilon)
-        np.matmul(matrix, Q, out=P)                             # P = M Q
+        xp.matmul(matrix, Q, out=P)                             # P = M Q
     if plain:                                                   # the small tensors: averaged as is
-        rest = all_reduce(np.concatenate([t.reshape(-1) for t in plain]))
+        rest = all_reduce(xp.concatenate([t.reshape(-1) for t in plain]))
         rest /= p
         offsets = np.cumsum([0] + [t.size for t in plain])
         for t, a, b in zip(plain, offsets, offsets[1:]):
@@ -126,11 +128,11 @@ def powerSGD_hook(state, bucket):
     all_reduce(p_memory)                                        # sum of the ranks' P
     for matrix, P, Q in zip(matrices, ps, qs):
         orthogonalize(P, state.orthogonalization_epsilon)
-        np.matmul(matrix.T, P, out=Q)                           # Q = M^T P
+        xp.matmul(matrix.T, P, out=Q)                           # Q = M^T P
     all_reduce(q_memory)
     q_memory /= p                                               # Q of the average gradient
     for matrix, P, Q in zip(matrices, ps, qs):
-        np.matmul(P, Q.T, out=matrix)                           # M' = P Q^T, into the bucket
+        xp.matmul(P, Q.T, out=matrix)                           # M' = P Q^T, into the bucket
     if state.use_error_feedback:
         state.error_dict[key] = local - flat                    # e = M - M'
     if not state.warm_start:
