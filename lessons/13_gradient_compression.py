@@ -38,8 +38,8 @@ import torch
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import optim
-from minigrad.compress import (DGC, FP16, QSGD, EFSign, ErrorFeedback, NoCompression, PowerSGDState,
-                               ScaledSign, TopK, TopKSparsifier)
+from minigrad.compress import (DGC, FP16, QSGD, ErrorFeedback, NoCompression, PowerSGDState, ScaledSign,
+                               TopK, TopKSparsifier)
 from minigrad.compress.powersgd import should_compress
 from minigrad.distributed import DistributedDataParallel
 from minigrad.distributed.comm_hooks import powerSGD_hook
@@ -162,7 +162,8 @@ assert np.isinf(passed[7]) and unchanged and topk.skipped == 1 and np.all(np.isf
 # %%
 A = rng.standard_normal((40, 10)); b = rng.standard_normal(40)            # least squares, float64
 w_dgc, w_torch = np.zeros(10), torch.zeros(10, dtype=torch.float64, requires_grad=True)
-dgc, reference = DGC(sparsity=0, momentum=0.9, momentum_masking=False), torch.optim.SGD([w_torch], lr=0.05, momentum=0.9)
+dgc = DGC(sparsity=0, momentum=0.9, momentum_masking=False)
+reference = torch.optim.SGD([w_torch], lr=0.05, momentum=0.9)
 for _ in range(50):
     w_dgc -= 0.05 * dgc.decompress(dgc.compress(A.T @ (A @ w_dgc - b) / 40))
     reference.zero_grad()

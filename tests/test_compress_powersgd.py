@@ -220,3 +220,22 @@ def test_powersgd_hook_on_the_gpu_equals_the_cpu():
         assert all(p.grad.device == device for p in model.parameters())
     for a, b in zip(grads["cpu"], grads["cuda"]):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-12)
+
+
+def test_a_bucket_of_vectors_only_is_averaged_uncompressed():
+    model = mg.nn.Linear(1, 6, dtype=mg.float64)          # weight (6, 1): not worth compressing
+    state = PowerSGDState(None, start_powerSGD_iter=2)
+    raw, out = [], []
+    ddp = DistributedDataParallel(model)
+
+    def hook(state, bucket):
+        raw.append(bucket.buffer().data.copy())
+        result = powerSGD_hook(state, bucket).wait()
+        out.append(np.array(result.data, copy=True))
+        return result
+
+    ddp.register_comm_hook(state, hook)
+    for step in range(4):
+        ddp(mg.ones(2, 1, dtype=mg.float64) * (step + 1)).sum().backward()
+    np.testing.assert_array_equal(np.array(out), np.array(raw))
+    assert state.compression_stats()[0] == 1.0

@@ -39,8 +39,6 @@ class DGC(Compressor):
     """DGC(sparsity=0.999, momentum=0.9, clip_norm=None, momentum_masking=True,
     warmup_steps=0, warmup_stages=4, world_size=1)."""
 
-    kind = b"T"
-
     def __init__(self, sparsity=0.999, momentum=0.9, clip_norm=None, momentum_masking=True,
                  warmup_steps=0, warmup_stages=4, world_size=1):
         if not 0 <= sparsity < 1:

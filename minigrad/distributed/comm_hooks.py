@@ -125,14 +125,15 @@ def powerSGD_hook(state, bucket):
         offsets = np.cumsum([0] + [t.size for t in plain])
         for t, a, b in zip(plain, offsets, offsets[1:]):
             t[...] = rest[a:b].reshape(t.shape)
-    all_reduce(p_memory)                                        # sum of the ranks' P
-    for matrix, P, Q in zip(matrices, ps, qs):
-        orthogonalize(P, state.orthogonalization_epsilon)
-        xp.matmul(matrix.T, P, out=Q)                           # Q = M^T P
-    all_reduce(q_memory)
-    q_memory /= p                                               # Q of the average gradient
-    for matrix, P, Q in zip(matrices, ps, qs):
-        xp.matmul(P, Q.T, out=matrix)                           # M' = P Q^T, into the bucket
+    if matrices:                                                # (same layout, same choice on all ranks)
+        all_reduce(p_memory)                                    # sum of the ranks' P
+        for matrix, P, Q in zip(matrices, ps, qs):
+            orthogonalize(P, state.orthogonalization_epsilon)
+            xp.matmul(matrix.T, P, out=Q)                       # Q = M^T P
+        all_reduce(q_memory)
+        q_memory /= p                                           # Q of the average gradient
+        for matrix, P, Q in zip(matrices, ps, qs):
+            xp.matmul(P, Q.T, out=matrix)                       # M' = P Q^T, into the bucket
     if state.use_error_feedback:
         state.error_dict[key] = local - flat                    # e = M - M'
     if not state.warm_start:
