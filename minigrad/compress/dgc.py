@@ -6,7 +6,7 @@ Communication Bandwidth for Distributed Training*, ICLR 2018 (arXiv
 
     g_t  <- g_t * min(1, c / (sqrt(p) ||g_t||))  local gradient clipping, threshold c
                                                  scaled by p^(-1/2) (Sec. 3.2)
-    u_t   = m u_{t-1} + g_t                      momentum correction (Sec. 3.2, Eq. 6-7):
+    u_t   = m u_{t-1} + g_t                      momentum correction (Sec. 3.2):
     v_t   = v_{t-1} + u_t                        accumulate the *velocity*, not g
     mask  = top-k of |v_t|, k = density * n      only these coordinates are sent
     send v_t * mask;  v_t <- v_t * ~mask
@@ -14,7 +14,7 @@ Communication Bandwidth for Distributed Training*, ICLR 2018 (arXiv
 
 and the update is  w <- w - lr * (1/p) sum_ranks sent.  The momentum lives HERE
 (the hook owns it): the optimizer must be plain SGD *without* momentum, or the
-momentum would be applied twice. Warm-up (Sec. 3.4): the density falls
+momentum would be applied twice. Warm-up (Sec. 3.3): the density falls
 exponentially, 25%, 6.25%, 1.5625%, 0.39% (sparsity 75%, 93.75%, 98.4%,
 99.6%), `warmup_steps` steps each, then `1 - sparsity` (the paper: 99.9%, one
 epoch per stage). Top-k is exact here (`np.argpartition`), not the paper's
