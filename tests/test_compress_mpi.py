@@ -53,3 +53,6 @@ def test_compression_hooks_keep_replicas_equal_and_send_fewer_bytes():
         assert run["full_loss"] < 1.2, (name, run)
     assert runs["DGC 99%"]["full_loss"] < 1.15 * dense["full_loss"], runs
     assert abs(runs["fp16"]["full_loss"] - dense["full_loss"]) < 1e-3, runs
+    # Lin et al.'s update rules at density 1, on 2 ranks, float64
+    for name, gap in result["equivalence"].items():
+        assert gap < 1e-12, (name, gap)

@@ -5,7 +5,8 @@ Each run: the same initial parameters (DDP broadcasts rank 0's) and the same glo
 After every step the replicas must be bitwise equal (checked with an all-gather of the
 parameters; a rank whose replica differs stops with an AssertionError). Rank 0 alone prints,
 as JSON on its last line, the number of ranks that finished and, per run: bytes this rank sent for
-gradients, the final training loss (mean of the last 20 steps) and the loss on all the data.
+gradients, the final training loss (mean of the last 20 steps) and the loss on all the data;
+and, in float64, how far DGC at density 1 is from momentum SGD (no masking) and plain DDP.
 """
 import json
 import sys
@@ -76,7 +77,36 @@ for name, (hook, make_state, momentum) in RUNS.items():
         full = float(F.cross_entropy(net(mg.tensor(X)), mg.tensor(y)).item())
     results[name] = {"bytes": model.bytes_sent, "loss": float(np.mean(losses[-20:])), "full_loss": full}
 
+
+
+def float64_run(hook, state, momentum, steps=20):
+    """Parameters after `steps` float64 steps of DDP with `hook`, SGD(lr, momentum)."""
+    mg.manual_seed(3)
+    net = mg.nn.Sequential(mg.nn.Linear(32, 16, dtype=mg.float64), mg.nn.Tanh(),
+                           mg.nn.Linear(16, 10, dtype=mg.float64))
+    model = dist.DistributedDataParallel(net)
+    model.register_comm_hook(state, hook)
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=momentum)
+    for step in range(steps):
+        rows = np.arange(step * BATCH * p, (step + 1) * BATCH * p)[rank * BATCH:(rank + 1) * BATCH]
+        F.cross_entropy(model(mg.tensor(X[rows].astype(np.float64))), mg.tensor(y[rows])).backward()
+        opt.step()
+        opt.zero_grad()
+    return np.concatenate([q.data.reshape(-1) for q in net.parameters()])
+
+
+# DGC at density 1 without masking is momentum SGD; without momentum it is plain DDP (float64)
+dense_momentum = float64_run(comm_hooks.allreduce_hook, None, 0.9)
+dense_plain = float64_run(comm_hooks.allreduce_hook, None, 0.0)
+equivalence = {
+    "DGC density 1, no masking vs momentum SGD": float(np.abs(float64_run(
+        comm_hooks.dgc_hook, DGC(sparsity=0, momentum=0.9, momentum_masking=False), 0.0)
+        - dense_momentum).max()),
+    "DGC density 1, momentum 0 vs plain DDP": float(np.abs(float64_run(
+        comm_hooks.dgc_hook, DGC(sparsity=0, momentum=0.0), 0.0) - dense_plain).max()),
+}
+
 finished = dist.all_gather(np.ones(1))        # every rank got here: its replicas stayed equal
 if rank == 0:                                  # only rank 0 prints (mpiexec may interleave ranks' lines)
     print(json.dumps({"ranks": p, "ranks_with_equal_replicas": int(sum(f[0] for f in finished)),
-                      "steps": STEPS, "results": results}), flush=True)
+                      "steps": STEPS, "results": results, "equivalence": equivalence}), flush=True)
