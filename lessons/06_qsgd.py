@@ -42,7 +42,7 @@ import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 import minigrad.optim
-from minigrad.compress import QSGD, NoCompression, TopK, elias
+from minigrad.compress import QSGD, NoCompression, TopK, TopKSparsifier, elias
 from minigrad.examples.demo import spirals
 
 
@@ -288,9 +288,9 @@ for n_ in [1024, 4096, 16384]:
 #
 # Four workers each hold a quarter of the spirals data set (`minigrad.examples.demo`). Every step
 # each worker computes its gradient, compresses it, the payloads are all-gathered, and every
-# worker decodes and adds them **in rank order** — exactly what
-# `minigrad.distributed.DistributedDataParallel(model, compressor=...)` does over MPI, where each
-# worker is a process (`mpiexec -n 4 python train.py`). Here the four workers live in one
+# worker decodes and adds them **in rank order** — exactly what DDP's communication hook
+# `model.register_comm_hook(compressor, minigrad.distributed.comm_hooks.compressor_hook)` does over
+# MPI, where each worker is a process (`mpiexec -n 4 python train.py`). Here the four workers live in one
 # process, which runs anywhere and gives the same arithmetic: each worker has its own compressor
 # (its own random stream for QSGD, its own error-feedback memory for TopK), and
 # `compressor.aggregate(payloads)` is the very call DDP makes.
@@ -383,21 +383,14 @@ print(f"QSGD s=16: {qsgd_sent[-1] / dense_sent[-1]:.1%} of the dense bytes, rati
 # this run diverge in our trials: the residual releases old gradient mass in bursts, and momentum
 # amplifies each burst. Deep Gradient Compression (Lin et al. 2018, Sec. 3.2, "momentum
 # correction") accumulates the *velocity* instead of the gradient for this reason; minigrad's
-# `TopK` implements plain error feedback, so we show it with plain SGD.
+# `TopK` is plain error feedback, `ErrorFeedback(TopKSparsifier(ratio))`, so we show it with plain
+# SGD (lesson 13 builds DGC). `TopKSparsifier` alone is the ablation: Top-k with no memory.
 
 # %%
-class TopKWithoutMemory(TopK):
-    """The ablation: Top-k that forgets what it did not send (no error feedback)."""
-
-    def compress(self, x, key=None):
-        self.reset()
-        return super().compress(x, key)
-
-
 ablation = {
     "dense fp32": train(lambda r: NoCompression(world_size=p), lr=1.0, momentum=0.0),
     "TopK 1% + error feedback": train(lambda r: TopK(0.01, world_size=p), lr=1.0, momentum=0.0),
-    "TopK 1%, no error feedback": train(lambda r: TopKWithoutMemory(0.01, world_size=p), lr=1.0, momentum=0.0),
+    "TopK 1%, no error feedback": train(lambda r: TopKSparsifier(0.01, world_size=p), lr=1.0, momentum=0.0),
 }
 plt.figure(figsize=(6, 3.5))
 for name, (losses, _, _) in ablation.items():

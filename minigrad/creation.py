@@ -20,28 +20,45 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
         data = data.data
     xp = backend.array_module(device)
     array = backend.to_device(data, device) if hasattr(data, "__array__") or backend.is_cupy_array(data) else data
-    array = xp.array(array, dtype=_infer_dtype(data, dtype), copy=True)
+    try:
+        array = xp.array(array, dtype=_infer_dtype(data, dtype), copy=True)
+    except (ValueError, TypeError) as error:  # ragged nesting, strings for a numeric dtype...
+        raise type(error)(f"tensor: cannot make a tensor from this data ({error})") from None
     check_dtype(array.dtype, requires_grad)
     return Tensor(array, requires_grad=requires_grad)
 
 
-def _shape(shape):
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+def _shape(shape, op="tensor"):
+    """``(2, 3)`` from ``zeros(2, 3)`` or ``zeros((2, 3))``; every size a non-negative int, as torch demands."""
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+    return check_sizes(shape, op)
+
+
+def check_sizes(shape, op):
+    for n in shape:
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"{op}: sizes must be integers, got {shape}")
+        if n < 0:
+            raise RuntimeError(f"{op}: trying to create a tensor with negative dimension {n}: {list(shape)}")
+    return shape
 
 
 def zeros(*shape, dtype=None, device="cpu", requires_grad=False):
+    shape = _shape(shape, "zeros")
     xp = backend.array_module(device)
-    return Tensor(xp.zeros(_shape(shape), dtype=dtype or config.default_dtype), requires_grad)
+    return Tensor(xp.zeros(shape, dtype=dtype or config.default_dtype), requires_grad)
 
 
 def ones(*shape, dtype=None, device="cpu", requires_grad=False):
+    shape = _shape(shape, "ones")
     xp = backend.array_module(device)
-    return Tensor(xp.ones(_shape(shape), dtype=dtype or config.default_dtype), requires_grad)
+    return Tensor(xp.ones(shape, dtype=dtype or config.default_dtype), requires_grad)
 
 
 def randn(*shape, dtype=None, device="cpu", requires_grad=False):
+    shape = _shape(shape, "randn")
     """Standard normal samples from the stream that ``manual_seed`` resets."""
-    values = config.rng.standard_normal(_shape(shape)).astype(dtype or config.default_dtype)
+    values = config.rng.standard_normal(shape).astype(dtype or config.default_dtype)
     return Tensor(backend.to_device(values, device), requires_grad)
 
 
@@ -50,6 +67,8 @@ def arange(start, stop=None, step=1, dtype=None, device="cpu", requires_grad=Fal
     if dtype is None:
         floats = any(isinstance(v, float) for v in (start, stop, step))
         dtype = config.default_dtype if floats else np.int64
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
     xp = backend.array_module(device)
     return _leaf(xp.arange(start, stop, step, dtype=dtype), requires_grad, "arange")
 
@@ -67,7 +86,10 @@ def _fill_dtype(value, dtype):
 
 def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
     xp = backend.array_module(device)
-    return _leaf(xp.full(tuple(size), fill_value, dtype=_fill_dtype(fill_value, dtype)), requires_grad, "full")
+    size = check_sizes(tuple(size) if isinstance(size, (tuple, list)) else (size,), "full")
+    if not isinstance(fill_value, (bool, int, float, np.number, np.bool_)):
+        raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__} {fill_value!r}")
+    return _leaf(xp.full(size, fill_value, dtype=_fill_dtype(fill_value, dtype)), requires_grad, "full")
 
 
 def empty(*size, dtype=None, device="cpu", requires_grad=False):
@@ -77,12 +99,13 @@ def empty(*size, dtype=None, device="cpu", requires_grad=False):
 
 def eye(n, m=None, dtype=None, device="cpu", requires_grad=False):
     xp = backend.array_module(device)
+    check_sizes((n,) if m is None else (n, m), "eye")
     return _leaf(xp.eye(n, n if m is None else m, dtype=dtype or config.default_dtype), requires_grad, "eye")
 
 
 def rand(*size, dtype=None, device="cpu", requires_grad=False):
     """Uniform samples in [0, 1) from the stream that ``manual_seed`` resets."""
-    values = config.rng.random(_shape(size)).astype(dtype or config.default_dtype)
+    values = config.rng.random(_shape(size, "rand")).astype(dtype or config.default_dtype)
     return _leaf(backend.to_device(values, device), requires_grad, "rand")
 
 

@@ -27,8 +27,18 @@ CASES = {
     "concat axis": (lambda: mg.concat([t(2, 3), t(2, 3)], 2), IndexError, r"^concat: .*dim 2.*\(2, 3\)"),
     "transpose dims": (lambda: mg.transpose(t(2, 3), 0, 2), IndexError, r"^transpose: .*dim 2.*\(2, 3\)"),
     "permute dims": (lambda: mg.permute(t(2, 3), (0, 2)), IndexError, r"^permute: .*dim 2.*\(2, 3\)"),
-    "reshape -1 twice": (lambda: t(2, 3).reshape(-1, -1), ValueError, r"^reshape: .*unknown dimension.*\(2, 3\)"),
-    "reshape size": (lambda: t(2, 3).reshape(4, 2), ValueError, r"^reshape: .*size 6.*\(2, 3\)"),
+    "reshape -1 twice": (lambda: t(2, 3).reshape(-1, -1), ValueError, r"^reshape: shape \[-1, -1\] .*\(2, 3\)"),
+    "reshape size": (lambda: t(2, 3).reshape(4, 2), ValueError, r"^reshape: shape \[4, 2\] .*\(2, 3\)"),
+    "reshape -2": (lambda: t(6).reshape(-2, 3), RuntimeError, r"^reshape: shape \[-2, 3\]"),
+    "view -1 no fit": (lambda: t(6).view(4, -1), RuntimeError, r"^reshape: shape \[4, -1\]"),
+    "layer_norm shape": (lambda: nn.LayerNorm(3)(t(2, 4)), RuntimeError, r"^layer_norm: .*\[3\].*\[2, 4\]"),
+    "ragged data": (lambda: mg.tensor([[1, 2], [3]]), ValueError, r"^tensor: "),
+    "negative size": (lambda: mg.zeros(-2), RuntimeError, r"^zeros: .*negative dimension -2"),
+    "negative Linear": (lambda: nn.Linear(-1, 3), RuntimeError, r"^Linear: .*negative dimension -1"),
+    "negative Embedding": (lambda: nn.Embedding(4, -3), RuntimeError, r"^Embedding: .*negative dimension -3"),
+    "arange step 0": (lambda: mg.arange(0, 5, 0), RuntimeError, r"^arange: step"),
+    "full of a string": (lambda: mg.full((2,), "x"), TypeError, r"^full: "),
+    "Dropout p": (lambda: nn.Dropout(1.5), ValueError, r"^Dropout: .*1.5"),
     "stack empty": (lambda: mg.stack([]), ValueError, r"^stack: "),
     "concat empty": (lambda: mg.concat([]), ValueError, r"^concat: "),
     "index out of range": (lambda: t(2, 3)[5], IndexError, r"^getitem: .*index 5.*\(2, 3\)"),
@@ -69,3 +79,20 @@ def test_truncated_checkpoint_names_the_path(tmp_path):
 def test_missing_checkpoint_keeps_file_not_found():
     with pytest.raises(FileNotFoundError):
         mg.load("/nonexistent/dir/model.npz")
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.zeros(6).reshape(-2, 3),
+    lambda lib: lib.zeros(0, 3).reshape(0, -1),
+    lambda lib: lib.nn.Dropout(1.5),
+    lambda lib: lib.zeros(-2),
+    lambda lib: lib.arange(0, 5, 0),
+], ids=["reshape -2", "reshape 0,-1", "Dropout 1.5", "zeros -2", "arange step 0"])
+def test_inputs_torch_refuses_are_refused(make):
+    """Each once gave a silent answer (NumPy reads any negative size as 'infer'; Dropout took
+    p = 1.5) or a bare NumPy error; PyTorch refuses all of them."""
+    import torch
+    with pytest.raises(Exception):
+        make(torch)
+    with pytest.raises((ValueError, RuntimeError)):
+        make(mg)

@@ -110,7 +110,7 @@ def test_every_payload_rejects_truncation_corruption_and_wrong_kind(make):
     compressor = make()
     payload = compressor.compress(np.random.default_rng(6).standard_normal(300).astype(np.float32))
     assert payload.dtype == np.uint8 and payload.ndim == 1
-    name = type(compressor).__name__ + ".decompress"
+    name = type(getattr(compressor, "compressor", compressor)).__name__ + ".decompress"  # TopK: inner
     for size in [0, 7, 12, payload.size - 1]:
         with pytest.raises(ValueError, match=name):
             compressor.decompress(payload[:size].copy())

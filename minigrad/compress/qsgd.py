@@ -27,6 +27,13 @@ uint16 chunk lengths (one per chunk of about sqrt(8 * non-zeros) records, at mos
 that lets `records.RecordCode` decode all chunks in lockstep, and the 30-byte
 envelope and header (sizes, levels, world size, CRC-32).
 
+Robustness. A bucket whose norm is subnormal in float32 (s/||v|| overflows)
+is rounded in float64, so it stays unbiased instead of sending every non-zero
+at the full norm; float64 norms under 1e-150 are computed as m ||v/m|| (the
+squares would flush to zero). `decompress` rejects a header claiming more
+non-zeros than its stream can hold (each record takes >= 3 bits) before it
+decodes or allocates anything.
+
 The norm is stored as float32 rounded *up*, and that stored value is the one
 used for rounding, so s|v_i|/||v|| <= s and the decoder scales by the very norm
 the rounding used. The rounding runs in the input's precision: for float32
@@ -46,6 +53,7 @@ from minigrad.compress.base import Compressor, host_vector
 from minigrad.compress.records import RecordCode, records_per_chunk
 
 RECORD = RecordCode(("omega", 1, "omega"))    # gap, sign, level
+MIN_RECORD_BITS = 3                           # omega(1) = "0": 1 + 1 + 1 bits
 _HEADER = struct.Struct("<IIIIIH")    # n, bucket size, levels, world size, non-zeros, per_chunk
 
 
@@ -80,6 +88,11 @@ class QSGD(Compressor):
         x = host_vector(x, "QSGD")
         buckets = self._buckets(x)
         exact = np.sqrt(np.einsum("ij,ij->i", buckets, buckets, dtype=np.float64))
+        underflow = exact < 1e-150             # float64 squares of tiny values flush to 0
+        if underflow.any():                    # ||v|| = m ||v / m|| with m = max |v_i|
+            big = np.abs(buckets[underflow]).max(axis=1).astype(np.float64)
+            scaled = buckets[underflow] / np.where(big > 0, big, 1)[:, None]
+            exact[underflow] = big * np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
         norms = exact.astype(np.float32)
         low = norms < exact
         norms[low] = np.nextafter(norms[low], np.float32(np.inf))
@@ -91,7 +104,12 @@ class QSGD(Compressor):
         """(norms, indices of non-zeros, their sign bits (1 = negative), their levels)."""
         norms = self.bucket_norms(x)
         ratio = np.abs(self._buckets(x))                 # becomes s|v_i| / ||v||, in place
-        ratio *= _safe_divide(self.levels, norms).astype(ratio.dtype)[:, None]
+        scale = _safe_divide(self.levels, norms)         # float64
+        tiny = scale > np.finfo(ratio.dtype).max         # s/||v|| overflows: a subnormal norm
+        ratio *= np.where(tiny, 0, scale).astype(ratio.dtype)[:, None]   # tiny rows: just below
+        if tiny.any():                                   # those rows in float64: s|v_i|/||v|| <= s
+            ratio[tiny] = (np.abs(self._buckets(x)[tiny]).astype(np.float64)
+                           * scale[tiny, None]).astype(ratio.dtype)
         np.minimum(ratio, self.levels, out=ratio)        # guards the last ulp
         level = np.floor(ratio)
         ratio -= level                                   # fractional part p_i
@@ -133,7 +151,7 @@ class QSGD(Compressor):
         per_chunk = records_per_chunk(index.size)
         stream, starts = RECORD.encode([gaps, negative, level], per_chunk)
         chunk_bits = np.diff(starts)          # < 2**16: a record has at most 105 bits
-        header = _HEADER.pack(x.size, self.bucket_size or x.size, self.levels,
+        header = _HEADER.pack(x.size, min(self.bucket_size or x.size, x.size), self.levels,
                               self.world_size, index.size, per_chunk)
         return self._seal(header, norms.astype("<f4"), chunk_bits.astype("<u2"), stream)
 
@@ -150,6 +168,11 @@ class QSGD(Compressor):
         if body.size < table:
             raise ValueError(f"{name}: truncated payload: {body.size} bytes after the header, "
                              f"norms and chunk table need {table}")
+        stream_bits = 8 * (body.size - table)
+        if count > n or MIN_RECORD_BITS * count > stream_bits:     # checked before decoding
+            raise ValueError(f"{name}: corrupted payload: the header claims {count} non-zeros of "
+                             f"{n} coordinates, but {stream_bits} bits hold at most "
+                             f"{stream_bits // MIN_RECORD_BITS} records")
         norms = np.frombuffer(body, "<f4", n_buckets).astype(np.float32)
         chunk_bits = np.frombuffer(body, "<u2", max(n_chunks - 1, 0), 4 * n_buckets)
         starts = np.concatenate([[0], np.cumsum(chunk_bits, dtype=np.int64)])[:n_chunks]

@@ -66,7 +66,15 @@ class Concat(Function):
 def reshape(x, shape):
     """Same elements, new shape; one entry may be -1 (inferred), as torch.reshape."""
     shape = tuple(shape)
-    return x if x.shape == shape else Reshape(shape)(x)
+    if x.shape == shape:
+        return x
+    size, known = math.prod(x.shape), math.prod(n for n in shape if n != -1)
+    inferred = -1 in shape
+    if (shape.count(-1) > 1 or any(n < -1 for n in shape) or (not inferred and known != size)
+            or (inferred and (known == 0 or size % known))):  # -1 beside a 0 is ambiguous, as torch says
+        raise ShapeError(f"reshape: shape {list(shape)} is invalid for input of shape {tuple(x.shape)} "
+                         f"({size} elements)")
+    return Reshape(shape)(x)
 
 
 def permute(x, dims):

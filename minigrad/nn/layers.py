@@ -8,6 +8,7 @@ import math
 
 from minigrad import backend, config
 from minigrad import functions as F
+from minigrad.creation import check_sizes
 from minigrad.nn.module import Module, Parameter
 
 
@@ -21,6 +22,7 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=None, device="cpu"):
         super().__init__()
+        check_sizes((out_features, in_features), "Linear")
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / math.sqrt(in_features) if in_features else 0.0
         self.weight = _uniform((out_features, in_features), bound, dtype, device)
@@ -38,6 +40,7 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, dtype=None, device="cpu"):
         super().__init__()
+        check_sizes((num_embeddings, embedding_dim), "Embedding")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         values = config.rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype or config.default_dtype)
         self.weight = Parameter(backend.to_device(values, device))
@@ -81,6 +84,8 @@ class SiLU(Module):
 class Dropout(Module):
     def __init__(self, p=0.5):
         super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x):
