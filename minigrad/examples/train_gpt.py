@@ -2,7 +2,7 @@
 
     python -m minigrad.examples.train_gpt                              # Lee corpus, a few minutes on a CPU
     mpiexec -n 4 python -m minigrad.examples.train_gpt --grad-accum 2  # 4 ranks x 2 micro-batches per step
-    mpiexec -n 4 python -m minigrad.examples.train_gpt --compress qsgd # compressed gradients (or topk, fp16)
+    mpiexec -n 4 python -m minigrad.examples.train_gpt --compress qsgd # or topk, fp16, efsign, powersgd
     python -m minigrad.examples.train_gpt --data input.txt --steps 3000 --out out-shakespeare
     python -m minigrad.examples.train_gpt --out out-gpt --steps 1000 --resume   # continue a run
 
@@ -25,8 +25,8 @@ Rank 0 shows progress (tokens/s) with tqdm, evaluates the held-out loss every
 ``--eval-interval`` steps, writes ``ckpt.npz`` atomically (model, optimizer,
 step, random state, history; the data position is the step), ``loss.png`` and
 ``metrics.json`` under ``--out``, and prints a text sample at the end.
-``--resume`` continues from ``ckpt.npz`` bit for bit (without ``--compress``,
-whose error-feedback memory is not checkpointed).
+``--resume`` continues from ``ckpt.npz`` bit for bit (without ``--compress``:
+a hook's state, such as error-feedback memory, is not checkpointed).
 
 The defaults (3 layers, n_embd 96, 343k parameters, 1000 steps of 32 x 64
 characters) took 6 minutes on one core of a busy 2-core machine (5.4k tokens/s)
@@ -47,18 +47,19 @@ import numpy as np
 import minigrad as mg
 import minigrad.distributed as dist
 from minigrad import config as mg_config
-from minigrad.compress import FP16, QSGD, TopK
-from minigrad.distributed.comm_hooks import compressor_hook
+from minigrad.compress import FP16, QSGD, EFSign, PowerSGDState, TopK
+from minigrad.distributed.comm_hooks import compressor_hook, powerSGD_hook
 from minigrad.examples.chardata import CharData
 from minigrad.models.gpt import GPT, GPTConfig
 from minigrad.nn.utils import clip_grad_norm_
 
-COMPRESSORS = {  # each rank its own random stream for QSGD's stochastic rounding
-    "none": lambda rank: None,
-    "qsgd": lambda rank: QSGD(levels=16, bucket_size=512, seed=1000 + rank),
-    "topk": lambda rank: TopK(ratio=0.1),
-    "fp16": lambda rank: FP16(),
-}
+COMM_HOOKS = {  # --compress NAME: (DDP comm hook, its state for this rank); "none" keeps DDP's all-reduce
+    "qsgd": (compressor_hook, lambda rank: QSGD(levels=16, bucket_size=512, seed=1000 + rank)),  # own stream
+    "topk": (compressor_hook, lambda rank: TopK(ratio=0.1)),  # with error feedback
+    "fp16": (compressor_hook, lambda rank: FP16()),
+    "efsign": (compressor_hook, lambda rank: EFSign()),
+    "powersgd": (powerSGD_hook, lambda rank: PowerSGDState(None, matrix_approximation_rank=4, start_powerSGD_iter=10)),
+}  # DGC is left out: its hook owns the momentum and needs plain SGD, this script uses AdamW
 
 
 def parse_args(argv=None):
@@ -78,7 +79,7 @@ def parse_args(argv=None):
     p.add_argument("--min-lr", type=float, default=6e-4, help="learning rate at the end of the cosine")
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--beta2", type=float, default=0.99)
-    p.add_argument("--compress", choices=sorted(COMPRESSORS), default="none")
+    p.add_argument("--compress", choices=["none", *sorted(COMM_HOOKS)], default="none")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--out", default="out-gpt", help="directory for ckpt.npz, loss.png, metrics.json")
@@ -181,9 +182,9 @@ def main(argv=None):
             raise SystemExit(f"train_gpt: --resume but there is no checkpoint at {ckpt_path}")
         start, history = load_checkpoint(ckpt_path, model, optimizer, data, args)
     ddp = dist.DistributedDataParallel(model)  # broadcasts rank 0's weights; backward averages
-    compressor = COMPRESSORS[args.compress](rank)
-    if compressor is not None:
-        ddp.register_comm_hook(compressor, compressor_hook)
+    if args.compress != "none":
+        hook, make_state = COMM_HOOKS[args.compress]
+        ddp.register_comm_hook(make_state(rank), hook)
     if rank == 0:
         os.makedirs(args.out, exist_ok=True)
         tokens = world * args.grad_accum * args.batch_size * args.block_size
