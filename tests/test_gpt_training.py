@@ -83,6 +83,21 @@ def test_resume_continues_bit_identically_with_dropout(tmp_path, lee_path):
         train_gpt.main([*common, "--steps", "6", "--n-embd", "32", "--out", str(tmp_path / "split"), "--resume"])
 
 
+@pytest.mark.mpi
+def test_resume_on_2_ranks_with_dropout_is_bit_identical(tmp_path, lee_path):
+    """Each rank's own dropout stream is checkpointed and restored: the continued run is the straight one."""
+    common = ["--data", lee_path, "--batch-size", "2", "--grad-accum", "2", "--eval-interval", "3",
+              "--dropout", "0.1", *TINY]
+    run_mpi_module(2, [*common, "--steps", "6", "--out", str(tmp_path / "straight")])
+    run_mpi_module(2, [*common, "--steps", "3", "--out", str(tmp_path / "split")])
+    run_mpi_module(2, [*common, "--steps", "6", "--out", str(tmp_path / "split"), "--resume"])
+    a, b = (mg.load(str(tmp_path / d / "ckpt.npz")) for d in ("straight", "split"))
+    assert a["history"] == b["history"] and len(a["rng"]) == 2 and a["rng"][0] != a["rng"][1]
+    assert all(np.array_equal(a["model"][k].numpy(), b["model"][k].numpy()) for k in a["model"])
+    with pytest.raises(SystemExit, match="written by 2 ranks"):
+        train_gpt.main([*common, "--steps", "6", "--out", str(tmp_path / "split"), "--resume"])
+
+
 def test_learning_rate_is_warmup_then_torch_cosine_annealing():
     torch = pytest.importorskip("torch")
     args = train_gpt.parse_args(["--lr", "1e-2", "--min-lr", "1e-3", "--warmup", "5", "--steps", "25"])

@@ -133,20 +133,29 @@ def estimate_val_loss(model, data, args, rank, world):
     return float(total[0]) / args.eval_batches
 
 
-def save_checkpoint(path, model, optimizer, step, history, data, args):
+def every_rank_rng_state():
+    """The state of each rank's random stream (dropout, sampling), gathered in rank order."""
+    mine = np.frombuffer(json.dumps(mg_config.rng.bit_generator.state).encode(), dtype=np.uint8)
+    return [json.loads(state.tobytes()) for state in dist.all_gather_bytes(mine)]
+
+
+def save_checkpoint(path, model, optimizer, step, history, data, args, rng_states):
     mg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-             "config": asdict(model.config), "rng": mg_config.rng.bit_generator.state,
+             "config": asdict(model.config), "rng": rng_states,
              "history": history, "vocab": "".join(data.chars), "seed": args.seed}, path)
 
 
-def load_checkpoint(path, model, optimizer, data, args):
+def load_checkpoint(path, model, optimizer, data, args, rank, world):
     ckpt = mg.load(path)
     if ckpt["config"] != asdict(model.config) or ckpt["vocab"] != "".join(data.chars) or ckpt["seed"] != args.seed:
         raise SystemExit(f"train_gpt: {path} was written for another model, text or seed "
                          f"({ckpt['config']}); pass the same flags or another --out")
+    if len(ckpt["rng"]) != world:
+        raise SystemExit(f"train_gpt: {path} was written by {len(ckpt['rng'])} ranks; resume it on as many "
+                         f"(this run has {world}) to continue bit for bit")
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
-    mg_config.rng.bit_generator.state = ckpt["rng"]
+    mg_config.rng.bit_generator.state = ckpt["rng"][rank]
     return ckpt["step"], ckpt["history"]
 
 
@@ -174,13 +183,14 @@ def main(argv=None):
     config = GPTConfig(block_size=args.block_size, vocab_size=data.vocab_size, n_layer=args.n_layer,
                        n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout)
     model = GPT(config).to(args.device)
+    mg.manual_seed(args.seed + 1 + rank)  # the same initial weights everywhere, then each rank its own dropout
     optimizer = model.configure_optimizers(args.weight_decay, args.lr, (0.9, args.beta2))
     ckpt_path = os.path.join(args.out, "ckpt.npz")
     start, history = 0, {"train": [], "val": [], "val_steps": []}
     if args.resume:
         if not os.path.isfile(ckpt_path):
             raise SystemExit(f"train_gpt: --resume but there is no checkpoint at {ckpt_path}")
-        start, history = load_checkpoint(ckpt_path, model, optimizer, data, args)
+        start, history = load_checkpoint(ckpt_path, model, optimizer, data, args, rank, world)
     ddp = dist.DistributedDataParallel(model)  # broadcasts rank 0's weights; backward averages
     if args.compress != "none":
         hook, make_state = COMM_HOOKS[args.compress]
@@ -238,10 +248,11 @@ def evaluate_and_save(ddp, model, optimizer, step, history, data, args, rank, wo
     val = estimate_val_loss(ddp, data, args, rank, world)
     history["val"].append(val)
     history["val_steps"].append(step)
+    rng_states = every_rank_rng_state()
     if rank == 0:
         train = history["train"][-1] if history["train"] else float("nan")
         print(f"\nstep {step}: train loss {train:.4f}, val loss {val:.4f}", flush=True)
-        save_checkpoint(ckpt_path, model, optimizer, step, history, data, args)
+        save_checkpoint(ckpt_path, model, optimizer, step, history, data, args, rng_states)
         if not args.no_plot:
             plot_losses(history, os.path.join(args.out, "loss.png"))
 
