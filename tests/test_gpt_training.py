@@ -71,9 +71,10 @@ def test_4_ranks_with_accumulation_and_clipping_equal_one_process_on_the_combine
 
 
 def test_resume_continues_bit_identically_with_dropout(tmp_path, lee_path):
-    common = ["--data", lee_path, "--batch-size", "4", "--eval-interval", "3", "--dropout", "0.1", *TINY]
+    common = ["--data", lee_path, "--batch-size", "4", "--eval-interval", "3", "--dropout", "0.1", "--warmup", "2",
+              *TINY]
     straight = train_gpt.main([*common, "--steps", "6", "--out", str(tmp_path / "straight")])
-    train_gpt.main([*common, "--steps", "3", "--out", str(tmp_path / "split")])
+    train_gpt.main([*common, "--steps", "3", "--decay-steps", "6", "--out", str(tmp_path / "split")])
     resumed = train_gpt.main([*common, "--steps", "6", "--out", str(tmp_path / "split"), "--resume"])
     assert resumed["history"]["train"] == straight["history"]["train"]  # exact floats
     assert resumed["history"]["val"] == straight["history"]["val"]
@@ -87,9 +88,9 @@ def test_resume_continues_bit_identically_with_dropout(tmp_path, lee_path):
 def test_resume_on_2_ranks_with_dropout_is_bit_identical(tmp_path, lee_path):
     """Each rank's own dropout stream is checkpointed and restored: the continued run is the straight one."""
     common = ["--data", lee_path, "--batch-size", "2", "--grad-accum", "2", "--eval-interval", "3",
-              "--dropout", "0.1", *TINY]
+              "--dropout", "0.1", "--warmup", "2", *TINY]
     run_mpi_module(2, [*common, "--steps", "6", "--out", str(tmp_path / "straight")])
-    run_mpi_module(2, [*common, "--steps", "3", "--out", str(tmp_path / "split")])
+    run_mpi_module(2, [*common, "--steps", "3", "--decay-steps", "6", "--out", str(tmp_path / "split")])
     run_mpi_module(2, [*common, "--steps", "6", "--out", str(tmp_path / "split"), "--resume"])
     a, b = (mg.load(str(tmp_path / d / "ckpt.npz")) for d in ("straight", "split"))
     assert a["history"] == b["history"] and len(a["rng"]) == 2 and a["rng"][0] != a["rng"][1]
@@ -174,3 +175,20 @@ def test_missing_text_and_missing_gensim_give_clear_errors(tmp_path, monkeypatch
         train_gpt.main(["--out", str(tmp_path)])
     with pytest.raises(SystemExit, match="no checkpoint"):
         train_gpt.main(["--data", __file__, "--out", str(tmp_path / "empty"), "--resume"])
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_amp_follows_float32_and_resumes_bit_identically(tmp_path, lee_path, precision):
+    common = ["--data", lee_path, "--batch-size", "4", "--eval-interval", "3", "--lr", "1e-2", "--warmup", "0",
+              *TINY]
+    full = train_gpt.main([*common, "--steps", "6", "--out", str(tmp_path / "fp32")])["history"]["train"]
+    mixed = train_gpt.main([*common, "--steps", "6", "--amp", precision, "--out", str(tmp_path / "amp")])
+    half = mixed["history"]["train"]
+    assert half != full  # the compute copy was used...
+    np.testing.assert_allclose(half, full, rtol=0.02)  # ...and rounds, but trains the same model
+    train_gpt.main([*common, "--steps", "3", "--decay-steps", "6", "--amp", precision, "--out", str(tmp_path / "split")])
+    resumed = train_gpt.main([*common, "--steps", "6", "--amp", precision, "--out", str(tmp_path / "split"),
+                              "--resume"])
+    assert resumed["history"]["train"] == half
+    scaler = mg.load(str(tmp_path / "split" / "ckpt.npz"))["scaler"]
+    assert (scaler["scale"] > 0) if precision == "float16" else scaler == {}

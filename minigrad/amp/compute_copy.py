@@ -79,7 +79,7 @@ class ComputeCopy(Module):
             out = self.module(*inputs)
         finally:
             _restore(swapped)
-        return F.cast(out, np.float32)
+        return _float32_outputs(out)
 
     def _swap_in_compute_weights(self):
         """Replace every Parameter attribute by its compute-dtype cast; returns what to put back."""
@@ -114,6 +114,13 @@ def _rounding_output(forward):
         out = forward(*args, **kwargs)
         return to_compute(out, "bfloat16") if _is_float_tensor(out) else out
     return rounded
+
+
+def _float32_outputs(out):
+    """The output in float32; a tuple or list (a model's ``(logits, loss)``) element by element, None kept."""
+    if isinstance(out, (tuple, list)):
+        return type(out)(_float32_outputs(o) for o in out)
+    return F.cast(out, np.float32) if _is_float_tensor(out) else out
 
 
 def _restore(swapped):

@@ -3,6 +3,7 @@
     python -m minigrad.examples.train_gpt                              # Lee corpus, a few minutes on a CPU
     mpiexec -n 4 python -m minigrad.examples.train_gpt --grad-accum 2  # 4 ranks x 2 micro-batches per step
     mpiexec -n 4 python -m minigrad.examples.train_gpt --compress qsgd # or topk, fp16, efsign, powersgd
+    python -m minigrad.examples.train_gpt --amp bfloat16 --steps 200     # mixed precision (or float16)
     python -m minigrad.examples.train_gpt --data input.txt --steps 3000 --out out-shakespeare
     python -m minigrad.examples.train_gpt --out out-gpt --steps 1000 --resume   # continue a run
 
@@ -15,11 +16,17 @@ s is drawn from a generator seeded by (seed, s) and split among ranks and
 micro-batches, so p ranks x K micro-batches of b windows train exactly like one
 process with one batch of p*K*b windows.
 
+``--amp float16`` (or ``bfloat16``) runs forward and backward on a half-precision
+copy of the float32 weights (``minigrad.amp.ComputeCopy``, Micikevicius et al.
+2018) and, for float16, scales the loss with ``GradScaler`` so that small
+gradients do not flush to zero; without it the scaler calls pass straight through.
+NumPy has no float16 matrix kernels, so on a CPU this is for study, not speed.
+
 The learning rate warms up linearly, then decays along a cosine to ``--min-lr``
 (Loshchilov & Hutter 2017, "SGDR", eq. 5, without restarts; nanoGPT's closed form):
 
     lr(s) = lr_max (s+1)/(warmup+1)                                   for s < warmup
-    lr(s) = lr_min + ½(1 + cos(π (s - warmup)/(steps - warmup))) (lr_max - lr_min)   after
+    lr(s) = lr_min + ½(1 + cos(π (s - warmup)/(D - warmup))) (lr_max - lr_min)   after, D = --decay-steps
 
 Rank 0 shows progress (tokens/s) with tqdm, evaluates the held-out loss every
 ``--eval-interval`` steps, writes ``ckpt.npz`` atomically (model, optimizer,
@@ -46,6 +53,7 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.distributed as dist
+from minigrad import amp
 from minigrad import config as mg_config
 from minigrad.compress import FP16, QSGD, EFSign, PowerSGDState, TopK
 from minigrad.distributed.comm_hooks import compressor_hook, powerSGD_hook
@@ -77,11 +85,15 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=6e-3, help="peak learning rate")
     p.add_argument("--warmup", type=int, default=50, help="linear warm-up steps")
     p.add_argument("--min-lr", type=float, default=6e-4, help="learning rate at the end of the cosine")
+    p.add_argument("--decay-steps", type=int, default=None,
+                   help="step where the cosine reaches --min-lr (default: --steps); keep it fixed across --resume")
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--beta2", type=float, default=0.99)
     p.add_argument("--compress", choices=["none", *sorted(COMM_HOOKS)], default="none")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--amp", choices=["none", "float16", "bfloat16"], default="none",
+                   help="mixed precision: float32 master weights, a float16/bf16 compute copy (minigrad.amp)")
     p.add_argument("--out", default="out-gpt", help="directory for ckpt.npz, loss.png, metrics.json")
     p.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.npz")
     p.add_argument("--eval-interval", type=int, default=200)
@@ -93,16 +105,19 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if min(args.steps, args.batch_size, args.block_size, args.grad_accum, args.eval_interval) < 1:
         p.error("--steps, --batch-size, --block-size, --grad-accum and --eval-interval must be >= 1")
+    if args.amp != "none" and args.dtype != "float32":
+        p.error("--amp keeps float32 master weights: use it with --dtype float32")
     return args
 
 
 def get_lr(step, args):
-    """Linear warm-up, then cosine decay from --lr to --min-lr at the last step (see the module docstring)."""
+    """Linear warm-up, then cosine decay from --lr to --min-lr at --decay-steps (see the module docstring)."""
+    decay_steps = args.decay_steps or args.steps
     if step < args.warmup:
         return args.lr * (step + 1) / (args.warmup + 1)
-    if step >= args.steps:
+    if step >= decay_steps:
         return args.min_lr
-    ratio = (step - args.warmup) / max(args.steps - args.warmup, 1)  # 0 -> 1
+    ratio = (step - args.warmup) / max(decay_steps - args.warmup, 1)  # 0 -> 1
     return args.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (args.lr - args.min_lr)
 
 
@@ -139,13 +154,14 @@ def every_rank_rng_state():
     return [json.loads(state.tobytes()) for state in dist.all_gather_bytes(mine)]
 
 
-def save_checkpoint(path, model, optimizer, step, history, data, args, rng_states):
-    mg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+def save_checkpoint(path, model, optimizer, scaler, step, history, data, args, rng_states):
+    mg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+             "step": step,
              "config": asdict(model.config), "rng": rng_states,
              "history": history, "vocab": "".join(data.chars), "seed": args.seed}, path)
 
 
-def load_checkpoint(path, model, optimizer, data, args, rank, world):
+def load_checkpoint(path, model, optimizer, scaler, data, args, rank, world):
     ckpt = mg.load(path)
     if ckpt["config"] != asdict(model.config) or ckpt["vocab"] != "".join(data.chars) or ckpt["seed"] != args.seed:
         raise SystemExit(f"train_gpt: {path} was written for another model, text or seed "
@@ -155,6 +171,7 @@ def load_checkpoint(path, model, optimizer, data, args, rank, world):
                          f"(this run has {world}) to continue bit for bit")
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
+    scaler.load_state_dict(ckpt["scaler"])
     mg_config.rng.bit_generator.state = ckpt["rng"][rank]
     return ckpt["step"], ckpt["history"]
 
@@ -185,13 +202,15 @@ def main(argv=None):
     model = GPT(config).to(args.device)
     mg.manual_seed(args.seed + 1 + rank)  # the same initial weights everywhere, then each rank its own dropout
     optimizer = model.configure_optimizers(args.weight_decay, args.lr, (0.9, args.beta2))
+    scaler = amp.GradScaler(enabled=args.amp == "float16")  # loss scaling; a no-op without float16
     ckpt_path = os.path.join(args.out, "ckpt.npz")
     start, history = 0, {"train": [], "val": [], "val_steps": []}
     if args.resume:
         if not os.path.isfile(ckpt_path):
             raise SystemExit(f"train_gpt: --resume but there is no checkpoint at {ckpt_path}")
-        start, history = load_checkpoint(ckpt_path, model, optimizer, data, args, rank, world)
-    ddp = dist.DistributedDataParallel(model)  # broadcasts rank 0's weights; backward averages
+        start, history = load_checkpoint(ckpt_path, model, optimizer, scaler, data, args, rank, world)
+    net = model if args.amp == "none" else amp.ComputeCopy(model, dtype=args.amp)
+    ddp = dist.DistributedDataParallel(net)  # broadcasts rank 0's weights; backward averages
     if args.compress != "none":
         hook, make_state = COMM_HOOKS[args.compress]
         ddp.register_comm_hook(make_state(rank), hook)
@@ -213,18 +232,20 @@ def main(argv=None):
         for group in optimizer.param_groups:
             group["lr"] = lr
         if step % args.eval_interval == 0 and step > start:
-            evaluate_and_save(ddp, model, optimizer, step, history, data, args, rank, world, ckpt_path)
+            evaluate_and_save(ddp, model, optimizer, scaler, step, history, data, args, rank, world, ckpt_path)
         step_loss = 0.0
         for micro, (x, y) in enumerate(my_micro_batches(data, step, args, rank, world)):
             last = micro == args.grad_accum - 1
             with contextlib.nullcontext() if last else ddp.no_sync():  # average only on the last
                 _, loss = ddp(mg.tensor(x, device=args.device), mg.tensor(y, device=args.device))
                 loss = loss / args.grad_accum  # the step's gradient is the mean over micro-batches
-                loss.backward()
+                scaler.scale(loss).backward()
             step_loss += loss.item()
         if args.clip > 0:
+            scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
             clip_grad_norm_(model.parameters(), args.clip)
-        optimizer.step()
+        scaler.step(optimizer)  # skipped if a float16 gradient overflowed
+        scaler.update()
         optimizer.zero_grad(set_to_none=True)
         history["train"].append(step_loss)
         now = time.perf_counter()
@@ -233,7 +254,7 @@ def main(argv=None):
             bar.set_postfix(loss=f"{step_loss:.3f}", lr=f"{lr:.2e}",
                             tok_s=f"{world * tokens_per_rank_step / (now - t_last):,.0f}")
         t_last = now
-    evaluate_and_save(ddp, model, optimizer, args.steps, history, data, args, rank, world, ckpt_path)
+    evaluate_and_save(ddp, model, optimizer, scaler, args.steps, history, data, args, rank, world, ckpt_path)
     trained = args.steps - start
     result = {"val_loss": history["val"][-1], "history": history, "bytes_sent": ddp.bytes_sent,
               "world_size": world, "train_seconds": train_seconds,
@@ -243,7 +264,7 @@ def main(argv=None):
     return result
 
 
-def evaluate_and_save(ddp, model, optimizer, step, history, data, args, rank, world, ckpt_path):
+def evaluate_and_save(ddp, model, optimizer, scaler, step, history, data, args, rank, world, ckpt_path):
     """Validation loss at ``step`` (all ranks), then rank 0 writes the checkpoint and the plot."""
     val = estimate_val_loss(ddp, data, args, rank, world)
     history["val"].append(val)
@@ -252,7 +273,7 @@ def evaluate_and_save(ddp, model, optimizer, step, history, data, args, rank, wo
     if rank == 0:
         train = history["train"][-1] if history["train"] else float("nan")
         print(f"\nstep {step}: train loss {train:.4f}, val loss {val:.4f}", flush=True)
-        save_checkpoint(ckpt_path, model, optimizer, step, history, data, args, rng_states)
+        save_checkpoint(ckpt_path, model, optimizer, scaler, step, history, data, args, rng_states)
         if not args.no_plot:
             plot_losses(history, os.path.join(args.out, "loss.png"))
 
