@@ -155,10 +155,10 @@ def every_rank_rng_state():
 
 
 def save_checkpoint(path, model, optimizer, scaler, step, history, data, args, rng_states):
+    """Everything a bit-identical continuation needs; the data position is ``step`` (see my_micro_batches)."""
     mg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-             "step": step,
-             "config": asdict(model.config), "rng": rng_states,
-             "history": history, "vocab": "".join(data.chars), "seed": args.seed}, path)
+             "step": step, "rng": rng_states, "history": history,
+             "config": asdict(model.config), "vocab": "".join(data.chars), "seed": args.seed}, path)
 
 
 def load_checkpoint(path, model, optimizer, scaler, data, args, rank, world):
@@ -233,6 +233,7 @@ def main(argv=None):
             group["lr"] = lr
         if step % args.eval_interval == 0 and step > start:
             evaluate_and_save(ddp, model, optimizer, scaler, step, history, data, args, rank, world, ckpt_path)
+            t_last = time.perf_counter()  # tokens/s counts training only
         step_loss = 0.0
         for micro, (x, y) in enumerate(my_micro_batches(data, step, args, rank, world)):
             last = micro == args.grad_accum - 1
