@@ -16,7 +16,7 @@ PyTorch does.
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class Adam(Optimizer):
@@ -26,16 +26,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, maximize=False):
-        name = type(self).__name__
-        if not 0.0 <= lr:  # also refuses NaN, as PyTorch
-            raise ValueError(f"{name}: invalid learning rate {lr}")
-        if not 0.0 <= eps:  # also refuses NaN, as PyTorch
-            raise ValueError(f"{name}: invalid eps {eps}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name}: betas[{i}] must lie in [0, 1), got {beta}")
-        if not 0.0 <= weight_decay:  # also refuses NaN, as PyTorch
-            raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
+        check_hyperparameters(type(self).__name__, lr=lr, eps=eps, betas=betas, weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize)
         super().__init__(params, defaults)

@@ -31,7 +31,7 @@ Where implementations differ (check before comparing numbers):
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class LAMB(Optimizer):
@@ -40,11 +40,7 @@ class LAMB(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0,
                  clip_weight_norm=None, bias_correction=True):
-        if lr < 0.0 or eps < 0.0 or weight_decay < 0.0:
-            raise ValueError(f"LAMB: lr, eps and weight_decay must be >= 0, got {lr}, {eps}, {weight_decay}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"LAMB: betas[{i}] must lie in [0, 1), got {beta}")
+        check_hyperparameters("LAMB", lr=lr, eps=eps, betas=betas, weight_decay=weight_decay)
         if clip_weight_norm is not None and len(clip_weight_norm) != 2:
             raise ValueError(f"LAMB: clip_weight_norm must be (gamma_l, gamma_u), got {clip_weight_norm}")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,

@@ -25,19 +25,15 @@ Where implementations differ (check before comparing numbers):
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer, required
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters, required
 
 
 class LARS(Optimizer):
     """``LARS(params, lr, momentum=0.9, weight_decay=0, trust_coefficient=0.001)``; group option ``trust_ratio``."""
 
     def __init__(self, params, lr=required, momentum=0.9, weight_decay=0.0, trust_coefficient=0.001):
-        if lr is not required and lr < 0.0:
-            raise ValueError(f"LARS: invalid learning rate {lr}")
-        for name, value in (("momentum", momentum), ("weight_decay", weight_decay),
-                            ("trust_coefficient", trust_coefficient)):
-            if value < 0.0:
-                raise ValueError(f"LARS: invalid {name} {value} (must be >= 0)")
+        check_hyperparameters("LARS", lr=lr, momentum=momentum, weight_decay=weight_decay,
+                              trust_coefficient=trust_coefficient)
         defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                         trust_coefficient=trust_coefficient, trust_ratio=True)
         super().__init__(params, defaults)

@@ -31,6 +31,27 @@ class _Required:
 required = _Required()
 
 
+def check_hyperparameters(optimizer_name, betas=None, **nonnegative):
+    """Refuse bad hyper-parameters as ``torch.optim`` does (ValueError), naming the optimizer.
+
+    Every keyword in ``nonnegative`` must be >= 0, and each of ``betas`` (exactly
+    two) must lie in [0, 1). NaN fails both tests (``not 0 <= nan``). One deliberate
+    difference: torch.optim.SGD lets a NaN lr or momentum through, which turns every
+    parameter into NaN on the first step; minigrad refuses it for every optimizer.
+    ``required`` (an lr still to come from each group) is skipped.
+    """
+    for name, value in nonnegative.items():
+        if value is not required and not 0.0 <= value:
+            raise ValueError(f"{optimizer_name}: invalid {name} {value} (must be >= 0)")
+    if betas is None:
+        return
+    if len(betas) != 2:
+        raise ValueError(f"{optimizer_name}: betas must be a pair (beta1, beta2), got {tuple(betas)}")
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"{optimizer_name}: invalid betas[{i}] {beta} (must lie in [0, 1))")
+
+
 class RemovableHandle:
     """Returned by ``register_step_*_hook``; ``handle.remove()`` unregisters the hook."""
 

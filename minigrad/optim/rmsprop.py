@@ -18,7 +18,7 @@ Graves, "Generating Sequences With Recurrent Neural Networks", 2013, sec. 4.
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class RMSprop(Optimizer):
@@ -30,10 +30,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False, maximize=False):
-        for name, value in (("learning rate", lr), ("epsilon", eps), ("momentum", momentum),
-                            ("weight_decay", weight_decay), ("alpha", alpha)):
-            if value < 0.0:
-                raise ValueError(f"RMSprop: invalid {name} {value} (must be >= 0)")
+        check_hyperparameters("RMSprop", lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)

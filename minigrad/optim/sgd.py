@@ -16,7 +16,7 @@ Sutskever et al. 2013 and Bengio, Boulanger-Lewandowski & Pascanu 2013.
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer, required
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters, required
 
 
 class SGD(Optimizer):
@@ -29,12 +29,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=required, momentum=0.0, dampening=0.0, *,
                  nesterov=False, weight_decay=0.0, maximize=False):
-        if lr is not required and not 0.0 <= lr:  # also refuses NaN
-            raise ValueError(f"SGD: invalid learning rate {lr}")
-        if not 0.0 <= momentum:  # also refuses NaN, as PyTorch
-            raise ValueError(f"SGD: invalid momentum {momentum}")
-        if not 0.0 <= weight_decay:  # also refuses NaN, as PyTorch
-            raise ValueError(f"SGD: invalid weight_decay {weight_decay}")
+        check_hyperparameters("SGD", lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 f"SGD: Nesterov momentum needs momentum > 0 and dampening = 0, "
