@@ -20,15 +20,14 @@ from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class Adam(Optimizer):
-    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False)``."""
-
-    decoupled_weight_decay = False
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False,
+    decoupled_weight_decay=False)``; ``decoupled_weight_decay=True`` is AdamW, as in torch."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
         check_hyperparameters(type(self).__name__, lr=lr, eps=eps, betas=betas, weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize)
+                        amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def _update(self, closure=None):
@@ -57,7 +56,7 @@ class Adam(Optimizer):
         """The update at step t, on one block of a parameter (see ``inplace.blocks``)."""
         xp = backend.get_array_module(param)
         lr, (beta1, beta2), decay = group["lr"], group["betas"], group["weight_decay"]
-        if self.decoupled_weight_decay:
+        if group["decoupled_weight_decay"]:
             g = self._gradient(g, param, group["maximize"])
             if decay != 0:
                 param *= 1 - lr * decay
@@ -84,8 +83,7 @@ class AdamW(Adam):
     weaken it for coordinates with large gradients (Loshchilov & Hutter 2019, sec. 2).
     """
 
-    decoupled_weight_decay = True
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)

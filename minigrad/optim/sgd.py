@@ -16,20 +16,20 @@ Sutskever et al. 2013 and Bengio, Boulanger-Lewandowski & Pascanu 2013.
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer, check_hyperparameters, required
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class SGD(Optimizer):
-    """``SGD(params, lr, momentum=0, dampening=0, *, nesterov=False, weight_decay=0, maximize=False)``.
+    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False)``.
 
-    ``nesterov``, ``weight_decay`` and ``maximize`` are keyword-only: PyTorch
-    puts ``weight_decay`` fourth and ``nesterov`` fifth, so a positional call
-    copied from either would otherwise mean something else silently.
+    torch.optim.SGD's signature in torch 2.x (positions and the lr default included).
     """
 
-    def __init__(self, params, lr=required, momentum=0.0, dampening=0.0, *,
-                 nesterov=False, weight_decay=0.0, maximize=False):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+                 maximize=False):
         check_hyperparameters("SGD", lr=lr, momentum=momentum, weight_decay=weight_decay)
+        if dampening != dampening:  # torch lets NaN through; it would make every momentum buffer NaN
+            raise ValueError(f"SGD: invalid dampening {dampening}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 f"SGD: Nesterov momentum needs momentum > 0 and dampening = 0, "

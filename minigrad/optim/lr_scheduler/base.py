@@ -23,6 +23,7 @@ class LRScheduler:
     """Base class: a subclass gives ``lr_at(base_lr, t)``, or ``lrs_at(t)`` for all groups at once."""
 
     def __init__(self, optimizer, last_epoch=-1, base_lrs=None):
+        check_optimizer(self, optimizer)
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
@@ -115,6 +116,12 @@ class ChainableLRScheduler(LRScheduler):
         for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = self.next_lr(group["lr"], base_lr, self.last_epoch)
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+def check_optimizer(scheduler, optimizer):
+    """torch's TypeError for a scheduler given something that is not an optimizer."""
+    if not hasattr(optimizer, "param_groups"):
+        raise TypeError(f"{type(scheduler).__name__}: {type(optimizer).__name__} is not an Optimizer")
 
 
 def per_group(name, optimizer, value):

@@ -23,6 +23,9 @@ class LambdaLR(LRScheduler):
         if isinstance(lr_lambda, (list, tuple)) and len(lr_lambda) != len(optimizer.param_groups):
             raise ValueError(f"LambdaLR: expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
         self.lr_lambdas = per_group("lr_lambda", optimizer, lr_lambda)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"LambdaLR: lr_lambda must be a function of the step, got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
     def lrs_at(self, t):
@@ -48,6 +51,8 @@ class StepLR(ChainableLRScheduler):
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         if int(step_size) != step_size or step_size < 1:
             raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size}")
+        if not gamma >= 0:  # torch accepts any gamma; a negative (or NaN) one makes the lr negative (or NaN)
+            raise ValueError(f"StepLR: gamma must be >= 0, got {gamma}")
         self.step_size, self.gamma = int(step_size), gamma
         super().__init__(optimizer, last_epoch)
 
@@ -69,8 +74,10 @@ class CosineAnnealingLR(ChainableLRScheduler):
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        if T_max <= 0:
+        if not T_max > 0:  # torch accepts T_max <= 0 and divides by it
             raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
+        if not eta_min >= 0:
+            raise ValueError(f"CosineAnnealingLR: eta_min must be >= 0, got {eta_min}")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 

@@ -52,6 +52,11 @@ class CyclicLR(LRScheduler):
     def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
                  gamma=1.0, scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8,
                  max_momentum=0.9, last_epoch=-1):
+        if not step_size_up > 0 or not (step_size_down is None or step_size_down >= 0):
+            raise ValueError(f"CyclicLR: step_size_up must be > 0 and step_size_down >= 0, "
+                             f"got {step_size_up} and {step_size_down}")  # torch: ZeroDivisionError, or nonsense
+        if scale_fn is not None and scale_mode not in ("cycle", "iterations"):  # torch: "iterations" silently
+            raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
         base_lrs = per_group("base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups):
