@@ -43,18 +43,15 @@ class Adagrad(Optimizer):
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                state["step"] += 1
-                step_lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-                for param, g, total in blocks(p.data, p.grad.data, state["sum"]):
-                    g = self._gradient(g, param, group["maximize"], group["weight_decay"])
-                    xp, scratch = backend.get_array_module(g), self._scratch(g, 1)
-                    total += xp.multiply(g, g, out=scratch)
-                    std = xp.sqrt(total, out=scratch)
-                    std += group["eps"]
-                    axpy_(param, -step_lr, xp.divide(g, std, out=std))  # p -= lr_t * g / std
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
+            state = self.state[p]
+            state["step"] += 1
+            step_lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+            for param, g, total in blocks(p.data, p.grad.data, state["sum"]):
+                g = self._gradient(g, param, group["maximize"], group["weight_decay"])
+                xp, scratch = backend.get_array_module(g), self._scratch(g, 1)
+                total += xp.multiply(g, g, out=scratch)
+                std = xp.sqrt(total, out=scratch)
+                std += group["eps"]
+                axpy_(param, -step_lr, xp.divide(g, std, out=std))  # p -= lr_t * g / std
         return loss

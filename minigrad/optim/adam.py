@@ -32,24 +32,14 @@ class Adam(Optimizer):
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = backend.get_array_module(p.data)
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = xp.zeros_like(p.data)
-                    state["exp_avg_sq"] = xp.zeros_like(p.data)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = xp.zeros_like(p.data)
-                state["step"] += 1
-                arrays = [p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"]]
-                if group["amsgrad"]:
-                    arrays.append(state["max_exp_avg_sq"])
-                for block in blocks(*arrays):
-                    self._adam_step(group, state["step"], *block)
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
+            state = self._state_of(p, ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * group["amsgrad"])
+            state["step"] += 1
+            arrays = [p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"]]
+            if group["amsgrad"]:
+                arrays.append(state["max_exp_avg_sq"])
+            for block in blocks(*arrays):
+                self._adam_step(group, state["step"], *block)
         return loss
 
     def _adam_step(self, group, t, param, g, m, v, v_max=None):

@@ -49,27 +49,22 @@ class LAMB(Optimizer):
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                x, g = p.data, p.grad.data
-                xp = backend.get_array_module(x)
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state.update(step=0, exp_avg=xp.zeros_like(x), exp_avg_sq=xp.zeros_like(x))
-                state["step"] += 1
-                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-                update = self._scratch(g, 1)                                # u, the whole layer's
-                for block in blocks(x, g, m, v, update):
-                    _direction(group, t, *block)
-                ratio = 1.0                                                 # excluded, or a zero norm
-                if group["trust_ratio"]:
-                    x_norm, u_norm = float(xp.linalg.norm(x)), float(xp.linalg.norm(update))
-                    if x_norm > 0 and u_norm > 0:
-                        ratio = _clip(x_norm, group["clip_weight_norm"]) / u_norm
-                state["trust_ratio"] = ratio
-                axpy_(x, -group["lr"] * ratio, update)
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
+            x, g = p.data, p.grad.data
+            xp = backend.get_array_module(x)
+            state = self._state_of(p, ["exp_avg", "exp_avg_sq"])
+            state["step"] += 1
+            t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+            update = self._scratch(g, 1)                                # u, the whole layer's
+            for block in blocks(x, g, m, v, update):
+                _direction(group, t, *block)
+            ratio = 1.0                                                 # excluded, or a zero norm
+            if group["trust_ratio"]:
+                x_norm, u_norm = float(xp.linalg.norm(x)), float(xp.linalg.norm(update))
+                if x_norm > 0 and u_norm > 0:
+                    ratio = _clip(x_norm, group["clip_weight_norm"]) / u_norm
+            state["trust_ratio"] = ratio
+            axpy_(x, -group["lr"] * ratio, update)
         return loss
 
 

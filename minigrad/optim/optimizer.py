@@ -120,6 +120,22 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: a parameter appears twice (in one group or in two)")
         self.param_groups.append(group)
 
+    def _with_gradients(self):
+        """(group, parameter) for every parameter that has a gradient: the ones a step updates."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    yield group, p
+
+    def _state_of(self, p, buffers):
+        """``p``'s state; on its first step: ``step`` 0 and a zero array shaped like ``p`` per name in ``buffers``."""
+        state = self.state.setdefault(p, {})
+        if not state:
+            xp = backend.get_array_module(p.data)
+            state["step"] = 0
+            state.update({name: xp.zeros_like(p.data) for name in buffers})
+        return state
+
     def _params(self):
         """All parameters, group after group: the order ``state_dict`` numbers them in."""
         return [p for group in self.param_groups for p in group["params"]]

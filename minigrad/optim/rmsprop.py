@@ -37,23 +37,13 @@ class RMSprop(Optimizer):
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = backend.get_array_module(p.data)
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = xp.zeros_like(p.data)
-                    if group["momentum"] > 0:
-                        state["momentum_buffer"] = xp.zeros_like(p.data)
-                    if group["centered"]:
-                        state["grad_avg"] = xp.zeros_like(p.data)
-                state["step"] += 1
-                names = [name for name in ("square_avg", "momentum_buffer", "grad_avg") if name in state]
-                for param, g, *buffers in blocks(p.data, p.grad.data, *(state[name] for name in names)):
-                    self._rmsprop_step(group, param, g, **dict(zip(names, buffers)))
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
+            state = self._state_of(p, ["square_avg"] + ["momentum_buffer"] * (group["momentum"] > 0)
+                                   + ["grad_avg"] * group["centered"])
+            state["step"] += 1
+            names = [name for name in ("square_avg", "momentum_buffer", "grad_avg") if name in state]
+            for param, g, *buffers in blocks(p.data, p.grad.data, *(state[name] for name in names)):
+                self._rmsprop_step(group, param, g, **dict(zip(names, buffers)))
         return loss
 
     def _rmsprop_step(self, group, param, g, square_avg, momentum_buffer=None, grad_avg=None):

@@ -41,21 +41,18 @@ class SGD(Optimizer):
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:  # no gradient: no decay, no state, no change
-                    continue
-                if group["momentum"] == 0:
-                    for param, g in blocks(p.data, p.grad.data):
-                        g = self._gradient(g, param, group["maximize"], group["weight_decay"])
-                        axpy_(param, -group["lr"], g)
-                    continue
-                state = self.state.setdefault(p, {})
-                first_step = state.get("momentum_buffer") is None
-                if first_step:
-                    state["momentum_buffer"] = backend.get_array_module(p.data).empty_like(p.data)
-                for param, g, buf in blocks(p.data, p.grad.data, state["momentum_buffer"]):
-                    self._momentum_step(group, param, g, buf, first_step)
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
+            if group["momentum"] == 0:
+                for param, g in blocks(p.data, p.grad.data):
+                    g = self._gradient(g, param, group["maximize"], group["weight_decay"])
+                    axpy_(param, -group["lr"], g)
+                continue
+            state = self.state.setdefault(p, {})
+            first_step = state.get("momentum_buffer") is None
+            if first_step:
+                state["momentum_buffer"] = backend.get_array_module(p.data).empty_like(p.data)
+            for param, g, buf in blocks(p.data, p.grad.data, state["momentum_buffer"]):
+                self._momentum_step(group, param, g, buf, first_step)
         return loss
 
     def _momentum_step(self, group, param, g, buf, first_step):
