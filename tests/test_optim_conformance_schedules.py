@@ -154,6 +154,7 @@ def test_chained_schedulers_resume_from_their_state_dicts():
     assert lrs == expected
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the overflowing steps
 def test_grad_scaler_optimizer_and_scheduler_loop_like_torch():
     """scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); sched.step(), with overflows."""
     x = np.linspace(-1, 1, 24).reshape(6, 4).astype(np.float32)
