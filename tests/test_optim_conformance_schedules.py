@@ -183,3 +183,29 @@ def test_grad_scaler_optimizer_and_scheduler_loop_like_torch():
         assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
         np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=2e-6, atol=1e-7)
     assert np.isfinite(w.data).all()
+
+
+@pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingLR", "LinearWarmup"])
+def test_a_group_added_after_a_chainable_scheduler_is_stepped_like_torch(name):
+    run = Run([SCHEDULES[name]])
+    run.step()
+    extra, textra = mg.tensor(np.ones(3), requires_grad=True), torch.ones(3, dtype=torch.float64, requires_grad=True)
+    run.opt.add_param_group({"params": [extra], "lr": 0.3})
+    run.torch_opt.add_param_group({"params": [textra], "lr": 0.3})
+    for _ in range(6):  # torch moves the new group's lr on too (up to the cosine's trough, see below)
+        run.step()
+
+
+@pytest.mark.parametrize("name", ["LambdaLR", "CyclicLR", "OneCycleLR", "SequentialLR", "CosineAnnealingLR"])
+def test_a_group_added_after_a_scheduler_that_needs_its_base_lr_raises_like_torch(name):
+    run = Run([SCHEDULES[name]])
+    run.opt.add_param_group({"params": [mg.tensor(np.ones(3), requires_grad=True)]})
+    run.torch_opt.add_param_group({"params": [torch.ones(3, requires_grad=True)]})
+    # the cosine needs its base lr when it leaves the trough, SequentialLR at its milestone
+    steps = 8 if name in ("CosineAnnealingLR", "SequentialLR") else 1
+    with pytest.raises((ValueError, KeyError)):
+        for _ in range(steps):
+            run.torch_scheds[0].step()
+    with pytest.raises(ValueError, match="(LR|Warmup): .*added"):
+        for _ in range(steps):
+            run.scheds[0].step()

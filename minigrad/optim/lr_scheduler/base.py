@@ -59,6 +59,12 @@ class LRScheduler:
 
     def _apply(self, t):
         """Write the lrs of step t into the groups (a subclass may also write momentum)."""
+        added = len(self.optimizer.param_groups) - len(self.base_lrs)
+        if added:  # torch: a ValueError from zip(strict=True), or a KeyError
+            raise ValueError(
+                f"{type(self).__name__}: {added} param group(s) were added to the optimizer after this scheduler "
+                f"was built, and it has no base lr for them; build the scheduler after add_param_group"
+            )
         for group, lr in zip(self.optimizer.param_groups, self.lrs_at(t)):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
@@ -103,6 +109,7 @@ class ChainableLRScheduler(LRScheduler):
     """
 
     def next_lr(self, lr, base_lr, t):
+        """The lr of step t from the group's current ``lr``; ``base_lr`` is None for a group added later."""
         raise NotImplementedError(f"{type(self).__name__}.next_lr")
 
     def _initial_step(self, resuming):
@@ -113,7 +120,9 @@ class ChainableLRScheduler(LRScheduler):
 
     def step(self):
         self.last_epoch += 1
-        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+        groups = self.optimizer.param_groups
+        base_lrs = self.base_lrs + [None] * (len(groups) - len(self.base_lrs))  # None: a group added later
+        for group, base_lr in zip(groups, base_lrs):
             group["lr"] = self.next_lr(group["lr"], base_lr, self.last_epoch)
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 

@@ -88,6 +88,9 @@ class CosineAnnealingLR(ChainableLRScheduler):
         if t == 0:
             return lr
         if (t - 1 - self.T_max) % (2 * self.T_max) == 0:  # leaving the trough, where cos(pi (t-1) / T_max) = -1
+            if base_lr is None:  # torch: a ValueError from zip(strict=True)
+                raise ValueError("CosineAnnealingLR: a param group added after the scheduler was built "
+                                 "has no base lr to climb back towards; build the scheduler after add_param_group")
             return lr + (base_lr - self.eta_min) * (1 - math.cos(math.pi / self.T_max)) / 2
         ratio = (1 + math.cos(math.pi * t / self.T_max)) / (1 + math.cos(math.pi * (t - 1) / self.T_max))
         return self.eta_min + ratio * (lr - self.eta_min)
