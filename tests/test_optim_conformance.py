@@ -202,3 +202,24 @@ def test_weight_decay_zero_and_positive_and_maximize_match_torch(name):
             torch_opt.step()
         for a, b in zip(ours_p, theirs_p):
             np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_empty_param_group_is_accepted_and_round_trips_like_torch(name):
+    p, tp = mg.tensor(np.ones(3), requires_grad=True), torch.ones(3, dtype=torch.float64, requires_grad=True)
+    opt = getattr(optim, name)([{"params": []}, {"params": [p]}], lr=0.1)
+    topt = getattr(torch.optim, name)([{"params": []}, {"params": [tp]}], lr=0.1)
+    for step in range(3):
+        g = np.array([0.3, -1.0, 2.0]) * (step + 1)
+        p.grad, tp.grad = mg.tensor(g), torch.tensor(g)
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12)
+    saved = opt.state_dict()
+    assert [g["params"] for g in saved["param_groups"]] == [g["params"] for g in topt.state_dict()["param_groups"]]
+    fresh = getattr(optim, name)([{"params": []}, {"params": [mg.tensor(p.data, requires_grad=True)]}], lr=0.1)
+    fresh.load_state_dict(saved)
+    theirs = topt.state_dict()["state"]
+    assert {i: set(s) for i, s in fresh.state_dict()["state"].items()} == {i: set(s) for i, s in theirs.items()}
+    with pytest.raises(ValueError, match=rf"{name}.load_state_dict: .*2 parameter groups"):
+        getattr(optim, name)([p], lr=0.1).load_state_dict(saved)
