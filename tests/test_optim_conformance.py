@@ -223,3 +223,31 @@ def test_an_empty_param_group_is_accepted_and_round_trips_like_torch(name):
     assert {i: set(s) for i, s in fresh.state_dict()["state"].items()} == {i: set(s) for i, s in theirs.items()}
     with pytest.raises(ValueError, match=rf"{name}.load_state_dict: .*2 parameter groups"):
         getattr(optim, name)([p], lr=0.1).load_state_dict(saved)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_named_parameters_are_accepted_and_kept_as_param_names_like_torch(name):
+    net, tnet = mg.nn.Linear(3, 2), torch.nn.Linear(3, 2)  # float32 both
+    with torch.no_grad():
+        tnet.weight.copy_(torch.tensor(net.weight.data))
+        tnet.bias.copy_(torch.tensor(net.bias.data))
+    opt = getattr(optim, name)(net.named_parameters(), lr=0.1)
+    topt = getattr(torch.optim, name)(tnet.named_parameters(), lr=0.1)
+    assert opt.param_groups[0]["param_names"] == topt.param_groups[0]["param_names"] == ["weight", "bias"]
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    for _ in range(3):
+        opt.zero_grad()
+        topt.zero_grad()
+        (net(mg.tensor(x)) ** 2).sum().backward()
+        (tnet(torch.tensor(x)) ** 2).sum().backward()
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(net.weight.data, tnet.weight.detach().numpy(), rtol=2e-5, atol=1e-6)
+    assert opt.state_dict()["param_groups"][0]["param_names"] == ["weight", "bias"]
+    with pytest.raises(ValueError, match=rf"{name}: every param group must have parameter names"):
+        opt.add_param_group({"params": [mg.tensor(np.ones(2), requires_grad=True)]})
+    with pytest.raises(ValueError):
+        topt.add_param_group({"params": [torch.ones(2, requires_grad=True)]})
+    with pytest.raises(ValueError, match=rf"{name}: give every parameter as \(name, tensor\) or none"):
+        getattr(optim, name)([("w", mg.tensor(np.ones(2), requires_grad=True)),
+                              mg.tensor(np.ones(2), requires_grad=True)], lr=0.1)

@@ -97,27 +97,40 @@ class Optimizer:
 
     # ---- parameters ------------------------------------------------------
     def add_param_group(self, param_group):
-        """Add a dict {"params": [...], <hyper-parameter>: value, ...}; missing keys take the defaults."""
+        """Add a dict {"params": [...], <hyper-parameter>: value, ...}; missing keys take the defaults.
+
+        As in torch 2.x, the params may be (name, tensor) pairs (``model.named_parameters()``):
+        the names are kept in the group as ``param_names``; every group must then have them.
+        """
+        name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"add_param_group: expected a dict, got {type(param_group).__name__}")
+            raise TypeError(f"{name}.add_param_group: expected a dict, got {type(param_group).__name__}")
         group = dict(param_group)
         params = group.get("params")
-        group["params"] = [params] if isinstance(params, Tensor) else list(params or [])
+        params = [params] if isinstance(params, Tensor) else list(params or [])
+        named = [isinstance(p, tuple) for p in params]
+        if any(named) and not all(named):
+            raise ValueError(f"{name}: give every parameter as (name, tensor) or none; some names are missing")
+        if any(named):
+            group["param_names"], params = [n for n, _ in params], [p for _, p in params]
+        if self.param_groups and ("param_names" in group) != ("param_names" in self.param_groups[0]):
+            raise ValueError(f"{name}: every param group must have parameter names, or none may")
+        group["params"] = params
         for p in group["params"]:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}")
+                raise TypeError(f"{name} can only optimize Tensors, got {type(p).__name__}")
             if not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: a tensor of shape {p.shape} has requires_grad=False")
+                raise ValueError(f"{name}: a tensor of shape {p.shape} has requires_grad=False")
             if not p.is_leaf:
-                raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf tensor (shape {p.shape})")
-        for name, default in self.defaults.items():
-            if default is required and name not in group:
-                raise ValueError(f"{type(self).__name__}: parameter group didn't specify a value of required '{name}'")
-            group.setdefault(name, default)
+                raise ValueError(f"{name}: can't optimize a non-leaf tensor (shape {p.shape})")
+        for key, default in self.defaults.items():
+            if default is required and key not in group:
+                raise ValueError(f"{name}: parameter group didn't specify a value of required '{key}'")
+            group.setdefault(key, default)
         seen = {id(p) for p in self._params()}
         ids = [id(p) for p in group["params"]]
         if len(set(ids)) != len(ids) or seen.intersection(ids):
-            raise ValueError(f"{type(self).__name__}: a parameter appears twice (in one group or in two)")
+            raise ValueError(f"{name}: a parameter appears twice (in one group or in two)")
         self.param_groups.append(group)
 
     def _with_gradients(self):
