@@ -156,6 +156,11 @@ SCHEDULER_CASES = [
     ("ReduceLROnPlateau", lambda o: S.ReduceLROnPlateau(o, min_lr=[0.0, 0.0]),
      lambda o: T.ReduceLROnPlateau(o, min_lr=[0.0, 0.0]), False),
     ("LambdaLR", lambda o: S.LambdaLR(o, [abs, abs]), lambda o: T.LambdaLR(o, [abs, abs]), False),
+    ("CyclicLR", lambda o: S.CyclicLR(o, [0.01, 0.02], 0.1), lambda o: T.CyclicLR(o, [0.01, 0.02], 0.1), False),
+    ("CyclicLR", lambda o: S.CyclicLR(o, 0.01, 0.1, base_momentum=[0.8, 0.7]),
+     lambda o: T.CyclicLR(o, 0.01, 0.1, base_momentum=[0.8, 0.7]), False),
+    ("OneCycleLR", lambda o: S.OneCycleLR(o, [1.0, 2.0], total_steps=10),
+     lambda o: T.OneCycleLR(o, [1.0, 2.0], total_steps=10), False),
 ]
 
 
@@ -177,7 +182,8 @@ def test_bad_scheduler_argument_raises_value_error_naming_the_scheduler(name, ou
 
 
 def test_scheduler_type_errors_match_torch():
-    for make in (lambda o: S.StepLR(o, 2), lambda o: S.ReduceLROnPlateau(o)):
+    for make in (lambda o: S.StepLR(o, 2), lambda o: S.ReduceLROnPlateau(o), lambda o: S.CyclicLR(o, 0.1, 1.0),
+                 lambda o: S.OneCycleLR(o, 1.0, total_steps=5)):
         with pytest.raises(TypeError, match="is not an Optimizer"):
             make("not an optimizer")
     with pytest.raises(TypeError):

@@ -133,11 +133,12 @@ def check_optimizer(scheduler, optimizer):
         raise TypeError(f"{type(scheduler).__name__}: {type(optimizer).__name__} is not an Optimizer")
 
 
-def per_group(name, optimizer, value):
+def per_group(scheduler, name, optimizer, value):
     """One value per parameter group: a list/tuple must have one per group, a scalar is repeated."""
+    check_optimizer(scheduler, optimizer)
     groups = len(optimizer.param_groups)
     if isinstance(value, (list, tuple)):
         if len(value) != groups:
-            raise ValueError(f"expected {groups} values for {name}, got {len(value)}")
+            raise ValueError(f"{type(scheduler).__name__}: expected {groups} values for {name}, got {len(value)}")
         return list(value)
     return [value] * groups

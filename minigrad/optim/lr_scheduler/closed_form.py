@@ -22,7 +22,7 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         if isinstance(lr_lambda, (list, tuple)) and len(lr_lambda) != len(optimizer.param_groups):
             raise ValueError(f"LambdaLR: expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
-        self.lr_lambdas = per_group("lr_lambda", optimizer, lr_lambda)
+        self.lr_lambdas = per_group(self, "lr_lambda", optimizer, lr_lambda)
         for fn in self.lr_lambdas:
             if not callable(fn):
                 raise TypeError(f"LambdaLR: lr_lambda must be a function of the step, got {type(fn).__name__}")
