@@ -22,7 +22,7 @@ from minigrad.tensor import Tensor
 
 
 class _Required:
-    """Marks a hyper-parameter with no default (SGD's lr): every group must give it."""
+    """Marks a hyper-parameter with no default (LARS's lr): every group must give it."""
 
     def __repr__(self):
         return "<required>"
