@@ -174,3 +174,13 @@ def test_scale_maps_over_nested_lists_and_tuples_as_torch():
     assert [out[0].item(), out[1][0].item(), out[1][1].item()] == [4.0, 8.0, 12.0]
     with pytest.raises(ValueError, match="Tensor or an iterable"):
         scaler.scale(3.0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(growth_factor=float("nan")), dict(backoff_factor=0.0),
+                                    dict(init_scale=-1.0), dict(init_scale=float("nan")), dict(init_scale=float("inf")),
+                                    dict(growth_interval=0), dict(growth_interval=2.5)])
+def test_settings_torch_accepts_but_that_break_the_scale_are_refused(kwargs):
+    # torch.amp.GradScaler takes these and then never grows, zeroes, or NaNs the scale
+    torch.amp.GradScaler("cpu", **kwargs)
+    with pytest.raises(ValueError, match=rf"GradScaler: {next(iter(kwargs))}"):
+        amp.GradScaler(**kwargs)

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from optim_side_by_side import gradient_of, run_side_by_side
+from optim_side_by_side import assert_matches_torch, assert_resumes_bit_identically, run_side_by_side
 
 import minigrad as mg
 from minigrad import optim
@@ -27,18 +27,12 @@ RMSPROP_SETTINGS = [
 
 @pytest.mark.parametrize("settings", ADAGRAD_SETTINGS, ids=settings_ids)
 def test_adagrad_matches_torch_for_20_steps(settings):
-    _, ours, theirs = run_side_by_side(lambda ps: optim.Adagrad(ps, lr=0.3, **settings),
-                                       lambda ps: torch.optim.Adagrad(ps, lr=0.3, **settings))
-    for a, b in zip(ours, theirs):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert_matches_torch("Adagrad", lr=0.3, **settings)
 
 
 @pytest.mark.parametrize("settings", RMSPROP_SETTINGS, ids=settings_ids)
 def test_rmsprop_matches_torch_for_20_steps(settings):
-    _, ours, theirs = run_side_by_side(lambda ps: optim.RMSprop(ps, lr=0.01, **settings),
-                                       lambda ps: torch.optim.RMSprop(ps, lr=0.01, **settings))
-    for a, b in zip(ours, theirs):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert_matches_torch("RMSprop", lr=0.01, **settings)
 
 
 @pytest.mark.parametrize("name", ["Adagrad", "RMSprop"])
@@ -68,19 +62,8 @@ def test_rmsprop_state_dict_resumes_identically():
     kwargs = dict(lr=0.01, momentum=0.9, centered=True)
     opt, _, _ = run_side_by_side(lambda ps: optim.RMSprop(ps, **kwargs),
                                  lambda ps: torch.optim.RMSprop(ps, **kwargs), num_steps=5)
-    params = opt._params()
-    copies = [mg.tensor(p.data, requires_grad=True) for p in params]
-    resumed = optim.RMSprop(copies, lr=1.0)
-    resumed.load_state_dict(opt.state_dict())
-    assert set(resumed.state[copies[0]]) == {"step", "square_avg", "momentum_buffer", "grad_avg"}
-    for step in range(5, 9):
-        for group in (params, copies):
-            for p, g in zip(group, gradient_of([p.data for p in group], step)):
-                p.grad = mg.tensor(g)
-        opt.step()
-        resumed.step()
-    for a, b in zip(params, copies):
-        np.testing.assert_array_equal(a.data, b.data)
+    resumed = assert_resumes_bit_identically(opt, lambda ps: optim.RMSprop(ps, lr=1.0), 5, 9)
+    assert set(resumed.state[resumed._params()[0]]) == {"step", "square_avg", "momentum_buffer", "grad_avg"}
 
 
 def test_step_leaves_the_gradient_untouched():

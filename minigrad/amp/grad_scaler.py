@@ -69,10 +69,15 @@ class GradScaler:
         self._device = backend.check_device(device)
         self._enabled = enabled
         if enabled:
-            if growth_factor <= 1.0:
+            # torch asserts the first two (an AssertionError) and accepts the rest, NaN included
+            if not growth_factor > 1.0:
                 raise ValueError(f"GradScaler: growth_factor must be > 1.0, got {growth_factor}")
-            if backoff_factor >= 1.0:
-                raise ValueError(f"GradScaler: backoff_factor must be < 1.0, got {backoff_factor}")
+            if not 0.0 < backoff_factor < 1.0:
+                raise ValueError(f"GradScaler: backoff_factor must lie in (0, 1), got {backoff_factor}")
+            if not 0.0 < init_scale < float("inf"):
+                raise ValueError(f"GradScaler: init_scale must be a positive finite number, got {init_scale}")
+            if int(growth_interval) != growth_interval or growth_interval < 1:
+                raise ValueError(f"GradScaler: growth_interval must be a positive integer, got {growth_interval}")
         self._init_scale = init_scale
         self._growth_factor = growth_factor
         self._backoff_factor = backoff_factor
@@ -111,9 +116,9 @@ class GradScaler:
         self._check_started("unscale_")
         state = self._per_optimizer_states[id(optimizer)]
         if state["stage"] is OptState.UNSCALED:
-            raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
+            raise RuntimeError("GradScaler: unscale_() has already been called on this optimizer since the last update().")
         if state["stage"] is OptState.STEPPED:
-            raise RuntimeError("unscale_() is being called after step().")
+            raise RuntimeError("GradScaler: unscale_() is being called after step().")
         inv_scale = np.float32(1.0 / np.float64(self._scale))  # PyTorch: double reciprocal, then float
         found_inf = np.zeros(1, dtype=np.float32)
         for group in optimizer.param_groups:
@@ -143,7 +148,7 @@ class GradScaler:
         self._check_started("step")
         state = self._per_optimizer_states[id(optimizer)]
         if state["stage"] is OptState.STEPPED:
-            raise RuntimeError("step() has already been called since the last update().")
+            raise RuntimeError("GradScaler: step() has already been called since the last update().")
         if state["stage"] is OptState.READY:
             self.unscale_(optimizer)
         retval = None

@@ -16,7 +16,7 @@ Adam replace the sum with a moving average.
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class Adagrad(Optimizer):
@@ -28,10 +28,8 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
                  eps=1e-10, *, maximize=False):
-        for name, value in (("learning rate", lr), ("lr_decay", lr_decay), ("weight_decay", weight_decay),
-                            ("initial_accumulator_value", initial_accumulator_value), ("epsilon", eps)):
-            if value < 0.0:
-                raise ValueError(f"Adagrad: invalid {name} {value} (must be >= 0)")
+        check_hyperparameters("Adagrad", lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                              initial_accumulator_value=initial_accumulator_value, eps=eps)
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)
@@ -45,18 +43,15 @@ class Adagrad(Optimizer):
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                state["step"] += 1
-                step_lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-                for param, g, total in blocks(p.data, p.grad.data, state["sum"]):
-                    g = self._gradient(g, param, group["maximize"], group["weight_decay"])
-                    xp, scratch = backend.get_array_module(g), self._scratch(g, 1)
-                    total += xp.multiply(g, g, out=scratch)
-                    std = xp.sqrt(total, out=scratch)
-                    std += group["eps"]
-                    axpy_(param, -step_lr, xp.divide(g, std, out=std))  # p -= lr_t * g / std
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
+            state = self.state[p]
+            state["step"] += 1
+            step_lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+            for param, g, total in blocks(p.data, p.grad.data, state["sum"]):
+                g = self._gradient(g, param, group["maximize"], group["weight_decay"])
+                xp, scratch = backend.get_array_module(g), self._scratch(g, 1)
+                total += xp.multiply(g, g, out=scratch)
+                std = xp.sqrt(total, out=scratch)
+                std += group["eps"]
+                axpy_(param, -step_lr, xp.divide(g, std, out=std))  # p -= lr_t * g / std
         return loss

@@ -16,57 +16,37 @@ PyTorch does.
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class Adam(Optimizer):
-    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False)``."""
-
-    decoupled_weight_decay = False
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False,
+    decoupled_weight_decay=False)``; ``decoupled_weight_decay=True`` is AdamW, as in torch."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False):
-        name = type(self).__name__
-        if not 0.0 <= lr:  # also refuses NaN, as PyTorch
-            raise ValueError(f"{name}: invalid learning rate {lr}")
-        if not 0.0 <= eps:  # also refuses NaN, as PyTorch
-            raise ValueError(f"{name}: invalid eps {eps}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name}: betas[{i}] must lie in [0, 1), got {beta}")
-        if not 0.0 <= weight_decay:  # also refuses NaN, as PyTorch
-            raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+        check_hyperparameters(type(self).__name__, lr=lr, eps=eps, betas=betas, weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize)
+                        amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = backend.get_array_module(p.data)
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = xp.zeros_like(p.data)
-                    state["exp_avg_sq"] = xp.zeros_like(p.data)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = xp.zeros_like(p.data)
-                state["step"] += 1
-                arrays = [p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"]]
-                if group["amsgrad"]:
-                    arrays.append(state["max_exp_avg_sq"])
-                for block in blocks(*arrays):
-                    self._adam_step(group, state["step"], *block)
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
+            state = self._state_of(p, ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * group["amsgrad"])
+            state["step"] += 1
+            arrays = [p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"]]
+            if group["amsgrad"]:
+                arrays.append(state["max_exp_avg_sq"])
+            for block in blocks(*arrays):
+                self._adam_step(group, state["step"], *block)
         return loss
 
     def _adam_step(self, group, t, param, g, m, v, v_max=None):
         """The update at step t, on one block of a parameter (see ``inplace.blocks``)."""
         xp = backend.get_array_module(param)
         lr, (beta1, beta2), decay = group["lr"], group["betas"], group["weight_decay"]
-        if self.decoupled_weight_decay:
+        if group["decoupled_weight_decay"]:
             g = self._gradient(g, param, group["maximize"])
             if decay != 0:
                 param *= 1 - lr * decay
@@ -93,8 +73,7 @@ class AdamW(Adam):
     weaken it for coordinates with large gradients (Loshchilov & Hutter 2019, sec. 2).
     """
 
-    decoupled_weight_decay = True
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)

@@ -31,7 +31,7 @@ Where implementations differ (check before comparing numbers):
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class LAMB(Optimizer):
@@ -40,11 +40,7 @@ class LAMB(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0,
                  clip_weight_norm=None, bias_correction=True):
-        if lr < 0.0 or eps < 0.0 or weight_decay < 0.0:
-            raise ValueError(f"LAMB: lr, eps and weight_decay must be >= 0, got {lr}, {eps}, {weight_decay}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"LAMB: betas[{i}] must lie in [0, 1), got {beta}")
+        check_hyperparameters("LAMB", lr=lr, eps=eps, betas=betas, weight_decay=weight_decay)
         if clip_weight_norm is not None and len(clip_weight_norm) != 2:
             raise ValueError(f"LAMB: clip_weight_norm must be (gamma_l, gamma_u), got {clip_weight_norm}")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
@@ -53,27 +49,22 @@ class LAMB(Optimizer):
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                x, g = p.data, p.grad.data
-                xp = backend.get_array_module(x)
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state.update(step=0, exp_avg=xp.zeros_like(x), exp_avg_sq=xp.zeros_like(x))
-                state["step"] += 1
-                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-                update = self._scratch(g, 1)                                # u, the whole layer's
-                for block in blocks(x, g, m, v, update):
-                    _direction(group, t, *block)
-                ratio = 1.0                                                 # excluded, or a zero norm
-                if group["trust_ratio"]:
-                    x_norm, u_norm = float(xp.linalg.norm(x)), float(xp.linalg.norm(update))
-                    if x_norm > 0 and u_norm > 0:
-                        ratio = _clip(x_norm, group["clip_weight_norm"]) / u_norm
-                state["trust_ratio"] = ratio
-                axpy_(x, -group["lr"] * ratio, update)
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
+            x, g = p.data, p.grad.data
+            xp = backend.get_array_module(x)
+            state = self._state_of(p, ["exp_avg", "exp_avg_sq"])
+            state["step"] += 1
+            t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+            update = self._scratch(g, 1)                                # u, the whole layer's
+            for block in blocks(x, g, m, v, update):
+                _direction(group, t, *block)
+            ratio = 1.0                                                 # excluded, or a zero norm
+            if group["trust_ratio"]:
+                x_norm, u_norm = float(xp.linalg.norm(x)), float(xp.linalg.norm(update))
+                if x_norm > 0 and u_norm > 0:
+                    ratio = _clip(x_norm, group["clip_weight_norm"]) / u_norm
+            state["trust_ratio"] = ratio
+            axpy_(x, -group["lr"] * ratio, update)
         return loss
 
 

@@ -25,47 +25,40 @@ Where implementations differ (check before comparing numbers):
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer, required
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters, required
 
 
 class LARS(Optimizer):
     """``LARS(params, lr, momentum=0.9, weight_decay=0, trust_coefficient=0.001)``; group option ``trust_ratio``."""
 
     def __init__(self, params, lr=required, momentum=0.9, weight_decay=0.0, trust_coefficient=0.001):
-        if lr is not required and lr < 0.0:
-            raise ValueError(f"LARS: invalid learning rate {lr}")
-        for name, value in (("momentum", momentum), ("weight_decay", weight_decay),
-                            ("trust_coefficient", trust_coefficient)):
-            if value < 0.0:
-                raise ValueError(f"LARS: invalid {name} {value} (must be >= 0)")
+        check_hyperparameters("LARS", lr=lr, momentum=momentum, weight_decay=weight_decay,
+                              trust_coefficient=trust_coefficient)
         defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                         trust_coefficient=trust_coefficient, trust_ratio=True)
         super().__init__(params, defaults)
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
             decay, momentum = group["weight_decay"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                w, g = p.data, p.grad.data
-                xp = backend.get_array_module(w)
-                local_lr = 1.0                                                    # excluded, or a zero norm
-                if group["trust_ratio"]:
-                    w_norm, g_norm = float(xp.linalg.norm(w)), float(xp.linalg.norm(g))
-                    if w_norm > 0 and g_norm > 0:
-                        local_lr = group["trust_coefficient"] * w_norm / (g_norm + decay * w_norm)
-                state = self.state.setdefault(p, {})
-                state["local_lr"] = local_lr
-                if momentum == 0:
-                    for w_block, g_block in blocks(w, g):
-                        axpy_(w_block, -group["lr"] * local_lr, self._gradient(g_block, w_block, weight_decay=decay))
-                    continue
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = xp.zeros_like(w)
-                for w_block, g_block, v in blocks(w, g, state["momentum_buffer"]):
-                    v *= momentum
-                    axpy_(v, group["lr"] * local_lr, self._gradient(g_block, w_block, weight_decay=decay))  # g + beta w
-                    w_block -= v
+            w, g = p.data, p.grad.data
+            xp = backend.get_array_module(w)
+            local_lr = 1.0                                                    # excluded, or a zero norm
+            if group["trust_ratio"]:
+                w_norm, g_norm = float(xp.linalg.norm(w)), float(xp.linalg.norm(g))
+                if w_norm > 0 and g_norm > 0:
+                    local_lr = group["trust_coefficient"] * w_norm / (g_norm + decay * w_norm)
+            state = self.state.setdefault(p, {})
+            state["local_lr"] = local_lr
+            if momentum == 0:
+                for w_block, g_block in blocks(w, g):
+                    axpy_(w_block, -group["lr"] * local_lr, self._gradient(g_block, w_block, weight_decay=decay))
+                continue
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = xp.zeros_like(w)
+            for w_block, g_block, v in blocks(w, g, state["momentum_buffer"]):
+                v *= momentum
+                axpy_(v, group["lr"] * local_lr, self._gradient(g_block, w_block, weight_decay=decay))  # g + beta w
+                w_block -= v
         return loss

@@ -22,13 +22,34 @@ from minigrad.tensor import Tensor
 
 
 class _Required:
-    """Marks a hyper-parameter with no default (SGD's lr): every group must give it."""
+    """Marks a hyper-parameter with no default (LARS's lr): every group must give it."""
 
     def __repr__(self):
         return "<required>"
 
 
 required = _Required()
+
+
+def check_hyperparameters(optimizer_name, betas=None, **nonnegative):
+    """Refuse bad hyper-parameters as ``torch.optim`` does (ValueError), naming the optimizer.
+
+    Every keyword in ``nonnegative`` must be >= 0, and each of ``betas`` (exactly
+    two) must lie in [0, 1). NaN fails both tests (``not 0 <= nan``). One deliberate
+    difference: torch.optim.SGD lets a NaN lr or momentum through, which turns every
+    parameter into NaN on the first step; minigrad refuses it for every optimizer.
+    ``required`` (an lr still to come from each group) is skipped.
+    """
+    for name, value in nonnegative.items():
+        if value is not required and not 0.0 <= value:
+            raise ValueError(f"{optimizer_name}: invalid {name} {value} (must be >= 0)")
+    if betas is None:
+        return
+    if len(betas) != 2:
+        raise ValueError(f"{optimizer_name}: betas must be a pair (beta1, beta2), got {tuple(betas)}")
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"{optimizer_name}: invalid betas[{i}] {beta} (must lie in [0, 1))")
 
 
 class RemovableHandle:
@@ -76,28 +97,57 @@ class Optimizer:
 
     # ---- parameters ------------------------------------------------------
     def add_param_group(self, param_group):
-        """Add a dict {"params": [...], <hyper-parameter>: value, ...}; missing keys take the defaults."""
+        """Add a dict {"params": [...], <hyper-parameter>: value, ...}; missing keys take the defaults.
+
+        As in torch 2.x, the params may be (name, tensor) pairs (``model.named_parameters()``):
+        the names are kept in the group as ``param_names``; every group must then have them.
+        """
+        name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"add_param_group: expected a dict, got {type(param_group).__name__}")
+            raise TypeError(f"{name}.add_param_group: expected a dict, got {type(param_group).__name__}")
         group = dict(param_group)
         params = group.get("params")
-        group["params"] = [params] if isinstance(params, Tensor) else list(params or [])
+        params = [params] if isinstance(params, Tensor) else list(params or [])
+        named = [isinstance(p, tuple) for p in params]
+        if any(named) and not all(named):
+            raise ValueError(f"{name}: give every parameter as (name, tensor) or none; some names are missing")
+        if any(named):
+            group["param_names"], params = [n for n, _ in params], [p for _, p in params]
+        if self.param_groups and ("param_names" in group) != ("param_names" in self.param_groups[0]):
+            raise ValueError(f"{name}: every param group must have parameter names, or none may")
+        group["params"] = params
         for p in group["params"]:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}")
+                raise TypeError(f"{name} can only optimize Tensors, got {type(p).__name__}")
             if not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: a tensor of shape {p.shape} has requires_grad=False")
+                raise ValueError(f"{name}: a tensor of shape {p.shape} has requires_grad=False")
             if not p.is_leaf:
-                raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf tensor (shape {p.shape})")
-        for name, default in self.defaults.items():
-            if default is required and name not in group:
-                raise ValueError(f"{type(self).__name__}: parameter group didn't specify a value of required '{name}'")
-            group.setdefault(name, default)
+                raise ValueError(f"{name}: can't optimize a non-leaf tensor (shape {p.shape})")
+        for key, default in self.defaults.items():
+            if default is required and key not in group:
+                raise ValueError(f"{name}: parameter group didn't specify a value of required '{key}'")
+            group.setdefault(key, default)
         seen = {id(p) for p in self._params()}
         ids = [id(p) for p in group["params"]]
         if len(set(ids)) != len(ids) or seen.intersection(ids):
-            raise ValueError(f"{type(self).__name__}: a parameter appears twice (in one group or in two)")
+            raise ValueError(f"{name}: a parameter appears twice (in one group or in two)")
         self.param_groups.append(group)
+
+    def _with_gradients(self):
+        """(group, parameter) for every parameter that has a gradient: the ones a step updates."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    yield group, p
+
+    def _state_of(self, p, buffers):
+        """``p``'s state; on its first step: ``step`` 0 and a zero array shaped like ``p`` per name in ``buffers``."""
+        state = self.state.setdefault(p, {})
+        if not state:
+            xp = backend.get_array_module(p.data)
+            state["step"] = 0
+            state.update({name: xp.zeros_like(p.data) for name in buffers})
+        return state
 
     def _params(self):
         """All parameters, group after group: the order ``state_dict`` numbers them in."""

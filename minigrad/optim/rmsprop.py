@@ -18,45 +18,32 @@ Graves, "Generating Sequences With Recurrent Neural Networks", 2013, sec. 4.
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class RMSprop(Optimizer):
-    """``RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, maximize=False)``.
+    """``RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *, maximize=False)``.
 
     State per parameter: ``step``, ``square_avg``, plus ``momentum_buffer`` when
     momentum > 0 and ``grad_avg`` when centered (PyTorch's names).
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, maximize=False):
-        for name, value in (("learning rate", lr), ("epsilon", eps), ("momentum", momentum),
-                            ("weight_decay", weight_decay), ("alpha", alpha)):
-            if value < 0.0:
-                raise ValueError(f"RMSprop: invalid {name} {value} (must be >= 0)")
+                 centered=False, *, maximize=False):  # torch's 8th positional is capturable, not maximize
+        check_hyperparameters("RMSprop", lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = backend.get_array_module(p.data)
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = xp.zeros_like(p.data)
-                    if group["momentum"] > 0:
-                        state["momentum_buffer"] = xp.zeros_like(p.data)
-                    if group["centered"]:
-                        state["grad_avg"] = xp.zeros_like(p.data)
-                state["step"] += 1
-                names = [name for name in ("square_avg", "momentum_buffer", "grad_avg") if name in state]
-                for param, g, *buffers in blocks(p.data, p.grad.data, *(state[name] for name in names)):
-                    self._rmsprop_step(group, param, g, **dict(zip(names, buffers)))
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
+            state = self._state_of(p, ["square_avg"] + ["momentum_buffer"] * (group["momentum"] > 0)
+                                   + ["grad_avg"] * group["centered"])
+            state["step"] += 1
+            names = [name for name in ("square_avg", "momentum_buffer", "grad_avg") if name in state]
+            for param, g, *buffers in blocks(p.data, p.grad.data, *(state[name] for name in names)):
+                self._rmsprop_step(group, param, g, **dict(zip(names, buffers)))
         return loss
 
     def _rmsprop_step(self, group, param, g, square_avg, momentum_buffer=None, grad_avg=None):

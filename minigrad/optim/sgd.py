@@ -16,25 +16,20 @@ Sutskever et al. 2013 and Bengio, Boulanger-Lewandowski & Pascanu 2013.
 """
 from minigrad import backend
 from minigrad.optim.inplace import axpy_, blocks
-from minigrad.optim.optimizer import Optimizer, required
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class SGD(Optimizer):
-    """``SGD(params, lr, momentum=0, dampening=0, *, nesterov=False, weight_decay=0, maximize=False)``.
+    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False)``.
 
-    ``nesterov``, ``weight_decay`` and ``maximize`` are keyword-only: PyTorch
-    puts ``weight_decay`` fourth and ``nesterov`` fifth, so a positional call
-    copied from either would otherwise mean something else silently.
+    torch.optim.SGD's signature in torch 2.x (positions and the lr default included).
     """
 
-    def __init__(self, params, lr=required, momentum=0.0, dampening=0.0, *,
-                 nesterov=False, weight_decay=0.0, maximize=False):
-        if lr is not required and not 0.0 <= lr:  # also refuses NaN
-            raise ValueError(f"SGD: invalid learning rate {lr}")
-        if not 0.0 <= momentum:  # also refuses NaN, as PyTorch
-            raise ValueError(f"SGD: invalid momentum {momentum}")
-        if not 0.0 <= weight_decay:  # also refuses NaN, as PyTorch
-            raise ValueError(f"SGD: invalid weight_decay {weight_decay}")
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+                 maximize=False):
+        check_hyperparameters("SGD", lr=lr, momentum=momentum, weight_decay=weight_decay)
+        if dampening != dampening:  # torch lets NaN through; it would make every momentum buffer NaN
+            raise ValueError(f"SGD: invalid dampening {dampening}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 f"SGD: Nesterov momentum needs momentum > 0 and dampening = 0, "
@@ -46,21 +41,18 @@ class SGD(Optimizer):
 
     def _update(self, closure=None):
         loss = self._loss_from(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:  # no gradient: no decay, no state, no change
-                    continue
-                if group["momentum"] == 0:
-                    for param, g in blocks(p.data, p.grad.data):
-                        g = self._gradient(g, param, group["maximize"], group["weight_decay"])
-                        axpy_(param, -group["lr"], g)
-                    continue
-                state = self.state.setdefault(p, {})
-                first_step = state.get("momentum_buffer") is None
-                if first_step:
-                    state["momentum_buffer"] = backend.get_array_module(p.data).empty_like(p.data)
-                for param, g, buf in blocks(p.data, p.grad.data, state["momentum_buffer"]):
-                    self._momentum_step(group, param, g, buf, first_step)
+        for group, p in self._with_gradients():  # torch skips a parameter whose .grad is None
+            if group["momentum"] == 0:
+                for param, g in blocks(p.data, p.grad.data):
+                    g = self._gradient(g, param, group["maximize"], group["weight_decay"])
+                    axpy_(param, -group["lr"], g)
+                continue
+            state = self.state.setdefault(p, {})
+            first_step = state.get("momentum_buffer") is None
+            if first_step:
+                state["momentum_buffer"] = backend.get_array_module(p.data).empty_like(p.data)
+            for param, g, buf in blocks(p.data, p.grad.data, state["momentum_buffer"]):
+                self._momentum_step(group, param, g, buf, first_step)
         return loss
 
     def _momentum_step(self, group, param, g, buf, first_step):

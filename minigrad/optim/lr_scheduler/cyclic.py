@@ -17,8 +17,8 @@ def _momentum_setup(scheduler, optimizer, base_momentum, max_momentum):
         raise ValueError(f"{type(scheduler).__name__}: optimizer must support momentum or beta1 with "
                          f"`cycle_momentum` option enabled")
     scheduler.use_beta1 = "betas" in optimizer.defaults
-    scheduler.base_momentums = per_group("base_momentum", optimizer, base_momentum)
-    scheduler.max_momentums = per_group("max_momentum", optimizer, max_momentum)
+    scheduler.base_momentums = per_group(scheduler, "base_momentum", optimizer, base_momentum)
+    scheduler.max_momentums = per_group(scheduler, "max_momentum", optimizer, max_momentum)
 
 
 def _write_momentum(group, use_beta1, momentum):
@@ -52,11 +52,16 @@ class CyclicLR(LRScheduler):
     def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
                  gamma=1.0, scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8,
                  max_momentum=0.9, last_epoch=-1):
-        base_lrs = per_group("base_lr", optimizer, base_lr)
+        if not step_size_up > 0 or not (step_size_down is None or step_size_down >= 0):
+            raise ValueError(f"CyclicLR: step_size_up must be > 0 and step_size_down >= 0, "
+                             f"got {step_size_up} and {step_size_down}")  # torch: ZeroDivisionError, or nonsense
+        if scale_fn is not None and scale_mode not in ("cycle", "iterations"):  # torch: "iterations" silently
+            raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+        base_lrs = per_group(self, "base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups):
                 group["lr"] = lr
-        self.max_lrs = per_group("max_lr", optimizer, max_lr)
+        self.max_lrs = per_group(self, "max_lr", optimizer, max_lr)
         step_size_up = float(step_size_up)
         step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
         self.total_size = step_size_up + step_size_down
@@ -161,7 +166,8 @@ class OneCycleLR(LRScheduler):
             self.phases = [(up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                            (self.total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
         if last_epoch == -1:
-            for group, top in zip(optimizer.param_groups, per_group("max_lr", optimizer, max_lr)):
+            max_lrs = per_group(self, "max_lr", optimizer, max_lr)
+            for group, top in zip(optimizer.param_groups, max_lrs):
                 group["initial_lr"] = top / div_factor
                 group["max_lr"] = top
                 group["min_lr"] = group["initial_lr"] / final_div_factor

@@ -21,7 +21,7 @@ the validation error rate stopped improving").
 """
 import math
 
-from minigrad.optim.lr_scheduler.base import LRScheduler
+from minigrad.optim.lr_scheduler.base import LRScheduler, check_optimizer
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -30,8 +30,14 @@ class ReduceLROnPlateau(LRScheduler):
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
                  cooldown=0, min_lr=0, eps=1e-8):
+        check_optimizer(self, optimizer)
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor}")
+        # torch accepts these; a negative (or NaN) one silently breaks the schedule
+        for name, value in (("factor", factor), ("patience", patience), ("threshold", threshold),
+                            ("cooldown", cooldown), ("eps", eps)):
+            if not value >= 0:
+                raise ValueError(f"ReduceLROnPlateau: {name} must be >= 0, got {value}")
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode {mode!r} is unknown (expected 'min' or 'max')")
         if threshold_mode not in ("rel", "abs"):

@@ -42,6 +42,16 @@ class SequentialLR(LRScheduler):
         scheduler, local_t = self._active(t)
         return scheduler.lrs_at(local_t)
 
+    def step(self):
+        """At a milestone the next schedule starts from its closed form at 0; in between it steps itself, as torch."""
+        self.last_epoch += 1
+        scheduler, local_t = self._active(self.last_epoch)
+        if local_t == 0:
+            self._apply(self.last_epoch)
+        else:
+            scheduler.step()
+            self._last_lr = scheduler.get_last_lr()
+
     def _apply(self, t):
         scheduler, local_t = self._active(t)
         scheduler.last_epoch = local_t
