@@ -69,6 +69,11 @@ def arange(start, stop=None, step=1, dtype=None, device="cpu", requires_grad=Fal
         dtype = config.default_dtype if floats else np.int64
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if stop is None:
+        start, stop = 0, start
+    if (stop - start) * step < 0:  # NumPy returns an empty range; torch refuses
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign "
+                           f"(start={start}, end={stop}, step={step})")
     xp = backend.array_module(device)
     return _leaf(xp.arange(start, stop, step, dtype=dtype), requires_grad, "arange")
 

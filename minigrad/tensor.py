@@ -516,11 +516,11 @@ class Tensor:
     def argmin(self, dim=None, keepdim=False):
         return _F.argmin(self, dim, keepdim)
 
-    def var(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
-        return _F.var(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _F.var(self, dim, unbiased, keepdim, correction=correction)
 
-    def std(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
-        return _F.std(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _F.std(self, dim, unbiased, keepdim, correction=correction)
 
     def logsumexp(self, dim, keepdim=False):
         return _F.logsumexp(self, dim, keepdim)

@@ -98,7 +98,7 @@ def embedding(weight, indices):
     if weight.device != "cpu":
         idx = _to_device(idx, weight.device)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+        raise RuntimeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= weight.shape[0]):
         raise IndexError(
             f"embedding: index out of range [0, {weight.shape[0]}): min {int(idx.min())}, max {int(idx.max())}"

@@ -210,7 +210,7 @@ def _arg(x, dim, keepdim, largest, op):
     pick = xp.argmax if largest else xp.argmin
     if dim is None:
         if data.size == 0:
-            raise RuntimeError(f"{op}: a tensor with no elements (shape {tuple(x.shape)}) has no {op}")
+            raise IndexError(f"{op}: a tensor with no elements (shape {tuple(x.shape)}) has no {op}; pass dim")
         index = pick(data.reshape(-1))
         return Tensor(xp.asarray(index, dtype=xp.int64).reshape((1,) * data.ndim if keepdim else ()))
     d = dim_index(dim, x.shape, op)
@@ -235,8 +235,14 @@ def _order(x, dim, descending):
     data = unwrap(x)
     if not descending:
         return xp.argsort(data, axis=dim, kind="stable")
-    if data.dtype.kind in "fi":
+    if data.dtype.kind == "i":
         return xp.argsort(-data, axis=dim, kind="stable")
+    if data.dtype.kind == "f":
+        order = xp.argsort(-data, axis=dim, kind="stable")  # NaNs come last here...
+        if not xp.isnan(data).any():
+            return order
+        nan = xp.isnan(xp.take_along_axis(data, order, axis=dim))  # ...but torch counts NaN as the largest
+        return xp.take_along_axis(order, xp.argsort(~nan, axis=dim, kind="stable"), axis=dim)
     return xp.flip(xp.argsort(data, axis=dim, kind="stable"), axis=dim)  # bool/unsigned: no negation
 
 
@@ -262,10 +268,14 @@ def sort(x, dim=-1, descending=False):
     return SortResult(gather(x, d, index), Tensor(index.astype("int64")))
 
 
-def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """Σ (x - mean)² / (N - correction) over dims; correction=1 is Bessel's (torch's default)."""
-    if unbiased is not None:
-        correction = int(unbiased)
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Σ (x - mean)² / (N - correction) over dims; correction=1 is Bessel's (torch's default).
+
+    Both of torch's spellings: ``var(dim, unbiased, keepdim)`` and ``var(dim, correction=, keepdim=)``."""
+    if isinstance(dim, bool):  # x.var(False): the unbiased flag alone
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None else int(unbiased)
     if x.dtype.kind not in "fc":
         raise RuntimeError(f"var: input dtype must be floating point, got {x.dtype}")
     dims = dim_tuple(dim, x.shape, "var")
@@ -274,9 +284,9 @@ def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
     return sum(centred * centred, dims, keepdim) / builtins.max(count - correction, 0)  # /0: inf or nan, as torch
 
 
-def std(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """sqrt(var): the standard deviation with the same ``correction``."""
-    return sqrt(var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """sqrt(var): the standard deviation, with var's arguments."""
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
