@@ -92,6 +92,8 @@ def _fill_dtype(value, dtype):
 def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
     xp = backend.array_module(device)
     size = check_sizes(tuple(size) if isinstance(size, (tuple, list)) else (size,), "full")
+    if isinstance(fill_value, Tensor) and fill_value.numel() == 1:  # torch takes a one-element tensor too
+        fill_value = fill_value.item()
     if not isinstance(fill_value, (bool, int, float, np.number, np.bool_)):
         raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__} {fill_value!r}")
     return _leaf(xp.full(size, fill_value, dtype=_fill_dtype(fill_value, dtype)), requires_grad, "full")

@@ -275,6 +275,12 @@ class Tensor:
     def __len__(self):
         return len(self.data)
 
+    def __iter__(self):
+        """The sub-tensors along dim 0 (``for row in x``), as torch; a 0-d tensor has none to give."""
+        if self.data.ndim == 0:
+            raise TypeError("iter: iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extra = ", requires_grad=True" if self.requires_grad else ""

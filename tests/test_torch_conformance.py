@@ -80,6 +80,9 @@ GRAD_CASES = {
     "softmax_module": ([(3, 4)], lambda m, x: m.softmax(x, 1), None),
     "log_softmax_F": ([(3, 4)], lambda m, x: F(m).log_softmax(x, -1), None),
     "log_softmax_method": ([(3, 4)], lambda m, x: x.log_softmax(dim=1), None),
+    "softmax_F_implicit_dim_3d": ([(2, 3, 4)], lambda m, x: F(m).softmax(x), None, {"warns": True}),
+    "log_softmax_F_implicit_dim_4d": ([(2, 3, 2, 2)], lambda m, x: F(m).log_softmax(x), None, {"warns": True}),
+    "softmax_F_implicit_dim_2d": ([(3, 4)], lambda m, x: F(m).softmax(x), None, {"warns": True}),
     "softmax_masked_inf": ([(2, 4, 4)], lambda m, x: F(m).softmax(
         x.masked_fill(m.ones(4, 4).tril() == 0, float("-inf")), dim=-1), None),
     # shape
@@ -180,6 +183,9 @@ GRAD_CASES = {
     "index_mask": ([(3, 4)], lambda m, x: x[x > 0], None),
     "index_mask_rows": ([(3, 4)], lambda m, x: x[m.tensor([True, False, True])], None),
     "index_mask_empty": ([(3, 4)], lambda m, x: x[x > 100], None),
+    "index_uint8_mask": ([(3, 4)], lambda m, x: x[m.tensor([1, 0, 1], dtype=m.uint8)], None, {"double": False}),
+    "iterate_rows": ([(3, 4)], lambda m, x: m.stack([row * i for i, row in enumerate(x)]), None),
+    "unpack_rows": ([(2, 4)], lambda m, x: (lambda a, b: a * b)(*x), None),
     "masked_fill_ninf": ([(3, 4)], lambda m, x: x.masked_fill(x < 0, float("-inf")).exp(), None),
     "masked_fill_bcast": ([(2, 3, 3)], lambda m, x: x.masked_fill(m.ones(3, 3).triu(1).bool(), 0.0), None),
     "masked_fill_module": ([(3, 4)], lambda m, x: m.masked_fill(x, x > 0.5, 1.5), None),
@@ -278,7 +284,12 @@ GRAD_CASES = {k: v for k, v in GRAD_CASES.items() if v is not None}
 @pytest.mark.parametrize("name", GRAD_CASES)
 def test_differentiable_call_matches_torch(name):
     shapes, fn, low, *options = GRAD_CASES[name]
-    check(shapes, fn, lib=True, low=low, **(options[0] if options else {}))
+    options = dict(options[0]) if options else {}
+    if options.pop("warns", False):  # torch's deprecated implicit softmax dim: both warn
+        with pytest.warns(UserWarning, match="mplicit dim"):
+            check(shapes, fn, lib=True, low=low, **options)
+    else:
+        check(shapes, fn, lib=True, low=low, **options)
 
 
 # ---- values, dtypes and shapes without gradients (exact for integers and booleans) --------------
@@ -351,6 +362,10 @@ VALUE_CASES = {
     "exp_int": lambda m: _ints(m).exp(),
     "sqrt_int": lambda m: _ints(m).abs().sqrt(),
     "sigmoid_int": lambda m: _ints(m).sigmoid(),
+    "log_int": lambda m: _ints(m).abs().log(),
+    "tanh_int": lambda m: _ints(m).tanh(),
+    "sin_cos_rsqrt_int": lambda m: [_ints(m).sin(), _ints(m).cos(), (_ints(m).abs() + 1).rsqrt()],
+    "softmax_family_int": lambda m: [_ints(m).logsumexp(1), _ints(m).float().softmax(-1)],
     "relu_int": lambda m: _ints(m).relu(),
     "max_int_dim": lambda m: _ints(m).max(dim=1),
     "amax_int": lambda m: _ints(m).amax(0),
@@ -498,6 +513,7 @@ VALUE_CASES = {
     "full_bool": lambda m: m.full((2,), True),
     "full_ninf": lambda m: m.full((1, 2), float("-inf")),
     "full_dtype": lambda m: m.full([3], 2, dtype=m.float64),
+    "full_tensor_fill": lambda m: m.full((2,), m.tensor(3.0)),
     "empty_shape": lambda m: [m.empty(2, 3).shape, m.empty((4,)).dtype == m.float32],
     "eye_square": lambda m: m.eye(3),
     "eye_rect": lambda m: m.eye(2, 4),
@@ -647,6 +663,12 @@ ERROR_CASES = {
     "Linear_input_mismatch": (lambda m: m.nn.Linear(5, 2)(x34(m)), "linear|Linear|matmul"),
     "Embedding_index_out_of_range": (lambda m: m.nn.Embedding(3, 2)(m.tensor([3])), "embedding|Embedding"),
     "ModuleList_index": (lambda m: m.nn.ModuleList([m.nn.ReLU()])[3], "ModuleList|index"),
+    "iterate_0d": (lambda m: list(m.tensor(1.0)), "iter"),
+    "topk_float_k": (lambda m: x34(m).topk(2.0), "topk"),
+    "load_state_dict_missing": (lambda m: m.nn.Linear(2, 2).load_state_dict({"weight": m.ones(2, 2)}),
+                                "load_state_dict"),
+    "load_state_dict_shape": (lambda m: m.nn.Linear(2, 2).load_state_dict({"weight": m.ones(3, 2), "bias": m.ones(2)}),
+                              "load_state_dict|weight"),
     "backward_nonscalar": (lambda m: (m.ones(2, requires_grad=True) * 2).backward(), "backward|grad"),
     "backward_no_grad": (lambda m: m.ones(2).sum().backward(), "backward|grad"),
     "grad_assign_shape": (lambda m: setattr(m.ones(2, requires_grad=True), "grad", m.ones(3)), "grad"),
@@ -872,3 +894,12 @@ def test_dropout_module_train_and_eval_like_torch():
     drop.eval()
     assert np.array_equal(drop(x).numpy(), x.numpy())
     assert np.array_equal(F(mg).dropout(x, 1.0).numpy(), np.zeros(2000))
+
+
+def test_sequential_slice_is_a_sequential_like_torch():
+    def build(m):
+        return m.nn.Sequential(m.nn.Linear(2, 3), m.nn.ReLU(), m.nn.Linear(3, 1))
+    ours, theirs = build(mg), build(torch)
+    tail, tail_t = ours[1:], theirs[1:]
+    assert type(tail) is mg.nn.Sequential and len(tail) == 2 and tail[-1] is ours[2]
+    assert list(tail.state_dict()) == list(tail_t.state_dict())  # the names survive the slice

@@ -21,7 +21,7 @@ def _raw_index(index):
 
 def _raw_part(i):
     if isinstance(i, Tensor):
-        return i.data
+        return i.data.astype(bool) if i.data.dtype == np.uint8 else i.data  # torch reads uint8 as a mask
     if isinstance(i, list) and any(isinstance(v, Tensor) for v in i):
         return [unwrap(v) for v in i]
     return i

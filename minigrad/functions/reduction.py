@@ -9,12 +9,13 @@ element gets the gradient, as in PyTorch.
 """
 import builtins
 import math
+import warnings
 from collections import namedtuple
 
 from minigrad import backend
 from minigrad.functions.arithmetic import broadcast_to
 from minigrad.functions.dims import dim_index, dim_tuple
-from minigrad.functions.elementwise import exp, maximum, minimum, sqrt
+from minigrad.functions.elementwise import _floating, exp, maximum, minimum, sqrt
 from minigrad.functions.indexing import gather
 from minigrad.functions.shape import reshape, squeeze
 from minigrad.tensor import Function, ShapeError, Tensor, unwrap
@@ -65,7 +66,7 @@ class LogSumExp(Function):
         self.dims, self.keepdim = dims, keepdim
 
     def forward(self, x):
-        xp = backend.get_array_module(x)
+        xp, x = backend.get_array_module(x), _floating(x)
         if x.size == 0:  # log of an empty sum: -inf, as torch
             return xp.log(x.sum(axis=self.dims, keepdims=self.keepdim))
         m = x.max(axis=self.dims, keepdims=True)
@@ -104,7 +105,7 @@ class Softmax(Function):
         self.dim = dim
 
     def forward(self, x):
-        xp = backend.get_array_module(x)
+        xp, x = backend.get_array_module(x), _floating(x)
         if x.size == 0:
             return x.copy()
         e = xp.exp(x - x.max(axis=self.dim, keepdims=True))
@@ -122,6 +123,7 @@ class LogSoftmax(Function):
         self.dim = dim
 
     def forward(self, x):
+        x = _floating(x)
         if x.size == 0:
             return x.copy()
         return x - LogSumExp(() if self.dim is None else (self.dim,), True).forward(x)
@@ -250,6 +252,8 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) entries along ``dim``, as (values, indices)."""
     d = dim_index(dim, x.shape, "topk")
     size = x.shape[d] if x.ndim else 1
+    if not isinstance(k, int):
+        raise TypeError(f"topk: k must be an int, got {type(k).__name__} {k!r}")
     if not 0 <= k <= size:
         raise ShapeError(f"topk: k={k} is out of range for dim {dim} of size {size} (shape {tuple(x.shape)})")
     if x.ndim == 0:
@@ -301,12 +305,20 @@ def cumsum(x, dim):
     return Cumsum(d)(x)
 
 
-def softmax(x, dim=-1, *, axis=None):
-    dim = dim if axis is None else axis
+def _implicit_dim(x, dim, op):
+    """torch's F.softmax(x) without dim (deprecated there): dim 0 for 0-, 1- and 3-d inputs, else dim 1."""
+    if dim is not None:
+        return dim
+    warnings.warn(f"{op}: implicit dimension choice is deprecated (as in torch); pass dim", UserWarning, stacklevel=3)
+    return 0 if x.ndim in (0, 1, 3) else 1
+
+
+def softmax(x, dim=None, *, axis=None):
+    dim = _implicit_dim(x, dim if axis is None else axis, "softmax")
     return Softmax(dim_index(dim, x.shape, "softmax") if x.ndim else None)(x)
 
 
-def log_softmax(x, dim=-1, *, axis=None):
-    dim = dim if axis is None else axis
+def log_softmax(x, dim=None, *, axis=None):
+    dim = _implicit_dim(x, dim if axis is None else axis, "log_softmax")
     return LogSoftmax(dim_index(dim, x.shape, "log_softmax") if x.ndim else None)(x)
 
