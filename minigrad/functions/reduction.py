@@ -182,28 +182,27 @@ def _select(x, dim, keepdim, largest, op, result):
     return result(values, Tensor(index.astype(xp.int64)))
 
 
-def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
-    """max(x): the largest element; max(x, dim): (values, indices); max(x, other): maximum(x, other)."""
-    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
+def _extreme(x, dim, keepdim, largest):
+    """max/min in torch's three forms: the extreme element (no dim), (values, indices) along ``dim``,
+    or the element-wise extreme of two tensors (``dim`` is a Tensor)."""
+    op = "max" if largest else "min"
     if isinstance(dim, Tensor):
-        return maximum(x, dim)
+        return maximum(x, dim) if largest else minimum(x, dim)
     if dim is None:
         if math.prod(x.shape) == 0:
-            raise RuntimeError(f"max: a tensor with no elements (shape {tuple(x.shape)}) has no max; pass dim")
-        return Extreme(tuple(range(x.ndim)), False, True)(x)
-    return _select(x, dim, keepdim, True, "max", MaxResult)
+            raise RuntimeError(f"{op}: a tensor with no elements (shape {tuple(x.shape)}) has no {op}; pass dim")
+        return Extreme(tuple(range(x.ndim)), False, largest)(x)
+    return _select(x, dim, keepdim, largest, op, MaxResult if largest else MinResult)
+
+
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    """max(x): the largest element; max(x, dim): (values, indices); max(x, other): maximum(x, other)."""
+    return _extreme(x, dim if axis is None else axis, keepdim or keepdims, True)
 
 
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """min(x): the smallest element; min(x, dim): (values, indices); min(x, other): minimum(x, other)."""
-    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
-    if isinstance(dim, Tensor):
-        return minimum(x, dim)
-    if dim is None:
-        if math.prod(x.shape) == 0:
-            raise RuntimeError(f"min: a tensor with no elements (shape {tuple(x.shape)}) has no min; pass dim")
-        return Extreme(tuple(range(x.ndim)), False, False)(x)
-    return _select(x, dim, keepdim, False, "min", MinResult)
+    return _extreme(x, dim if axis is None else axis, keepdim or keepdims, False)
 
 
 def _arg(x, dim, keepdim, largest, op):
