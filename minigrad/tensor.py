@@ -354,9 +354,9 @@ class Tensor:
         return self
 
     # ---- autograd ---------------------------------------------------
-    def backward(self, grad=None, retain_graph=False, create_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch semantics)."""
-        _autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch semantics and argument names)."""
+        _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` with this tensor's gradient in every backward pass; returns a handle.
@@ -412,6 +412,12 @@ class Tensor:
 
     def __getitem__(self, index):
         return _F.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        raise TypeError(
+            "setitem: minigrad has no in-place ops (x[index] = value), so a tensor saved for backward never "
+            "changes under autograd; write x = x.masked_fill(mask, value) or x = minigrad.where(mask, value, x)"
+        )
 
     # ---- comparison and logic: boolean tensors, no gradient --------
     # ``==`` is element-wise as in PyTorch; tensors still hash by identity, so they

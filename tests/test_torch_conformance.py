@@ -672,6 +672,9 @@ ERROR_CASES = {
     "backward_nonscalar": (lambda m: (m.ones(2, requires_grad=True) * 2).backward(), "backward|grad"),
     "backward_no_grad": (lambda m: m.ones(2).sum().backward(), "backward|grad"),
     "grad_assign_shape": (lambda m: setattr(m.ones(2, requires_grad=True), "grad", m.ones(3)), "grad"),
+    "backward_twice": (lambda m: [loss.backward() for loss in [(m.ones(2, requires_grad=True) ** 2).sum()] * 2],
+                       "backward|second time"),
+    "requires_grad_int_": (lambda m: m.ones(2, dtype=m.long).requires_grad_(), "requires_grad"),
 }
 
 
@@ -903,3 +906,36 @@ def test_sequential_slice_is_a_sequential_like_torch():
     tail, tail_t = ours[1:], theirs[1:]
     assert type(tail) is mg.nn.Sequential and len(tail) == 2 and tail[-1] is ours[2]
     assert list(tail.state_dict()) == list(tail_t.state_dict())  # the names survive the slice
+
+
+def _backward_with_gradient_keyword(m):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).backward(gradient=m.tensor([1.0, -3.0]), retain_graph=None)
+    return x.grad
+
+
+def _grad_with_allow_unused(m):
+    x, w = m.tensor([1.0, 2.0], requires_grad=True), m.tensor([3.0], requires_grad=True)
+    gx, gw = m.autograd.grad((x ** 3).sum(), [x, w], allow_unused=True, create_graph=True)
+    return [gx, gw is None]
+
+
+def _autograd_flags(m):
+    x = m.ones(2, requires_grad=True)
+    with m.no_grad():
+        y = x * 2
+        with m.enable_grad():
+            z = x * 2
+    y2 = x.detach().requires_grad_()
+    return [y.requires_grad, z.requires_grad, y2.requires_grad, y2.is_leaf, (x * 2).is_leaf]
+
+
+@pytest.mark.parametrize("fn", [_backward_with_gradient_keyword, _grad_with_allow_unused, _autograd_flags])
+def test_autograd_calls_match_torch(fn):
+    _same(fn(mg), fn(torch), fn.__name__)
+
+
+def test_item_assignment_is_refused_with_the_alternative():
+    x = mg.zeros(3)
+    with pytest.raises(TypeError, match="setitem.*masked_fill"):
+        x[x == 0] = 1.0
