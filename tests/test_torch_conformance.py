@@ -60,6 +60,8 @@ GRAD_CASES = {
     "std_positional_keepdim": ([(3, 4)], lambda m, x: x.std(0, True, True), None),
     "std_tuple": ([(2, 3, 4)], lambda m, x: x.std(dim=(0, 2)), None),
     "var_module": ([(3, 4)], lambda m, x: m.var(x, 1), None),
+    "std_constant_columns": ([(1, 4)], lambda m, x: x.expand(3, 4).std(0), None),
+    "std_constant_0d": ([()], lambda m, x: x.std(correction=0), None),
     "std_module_correction": ([(3, 4)], lambda m, x: m.std(x, dim=0, correction=0), None),
     "logsumexp_neg": ([(3, 4)], lambda m, x: x.logsumexp(-1), None),
     "logsumexp_tuple": ([(2, 3, 4)], lambda m, x: x.logsumexp(dim=(0, 1)), None),
@@ -570,6 +572,7 @@ ERROR_CASES = {
     "argmax_empty": (lambda m: m.zeros(0).argmax(), "argmax"),
     "softmax_bad_dim": (lambda m: F(m).softmax(x34(m), dim=2), "softmax"),
     "log_softmax_bad_dim": (lambda m: x34(m).log_softmax(-3), "log_softmax"),
+    "softmax_0d_bad_dim": (lambda m: F(m).softmax(m.tensor(1.0), dim=1), "softmax"),
     "topk_k_too_big": (lambda m: x34(m).topk(5), "topk"),
     "cumsum_bad_dim": (lambda m: x34(m).cumsum(2), "cumsum"),
     "var_bad_dim": (lambda m: x34(m).var(3), "var"),
@@ -939,3 +942,63 @@ def test_item_assignment_is_refused_with_the_alternative():
     x = mg.zeros(3)
     with pytest.raises(TypeError, match="setitem.*masked_fill"):
         x[x == 0] = 1.0
+
+
+# ---- random shapes (0-d, empty, size-1 dims) and dims for the dim/keepdim reductions -------------
+REDUCTIONS = {
+    "sum": lambda x, d, k: x.sum(d, keepdim=k),
+    "mean": lambda x, d, k: x.mean(dim=d, keepdim=k),
+    "amax": lambda x, d, k: x.amax(d, k),
+    "amin": lambda x, d, k: x.amin(dim=d, keepdim=k),
+    "logsumexp": lambda x, d, k: x.logsumexp(d, keepdim=k),
+    "var": lambda x, d, k: x.var(d or None, keepdim=k),
+    # var/std(dim=()): torch's forward reduces every dim but its backward reduces none (std's gradient
+    # twice the true one, var's inf), so these pass None
+    "std0": lambda x, d, k: x.std(d or None, correction=0, keepdim=k),
+    "max_dim": lambda x, d, k: x.max(d[0], keepdim=k) if d else x.max(),
+    "min_dim": lambda x, d, k: x.min(dim=d[0], keepdim=k).values if d else x.min(),
+    "argmax": lambda x, d, k: x.argmax(d[0], keepdim=k) if d else x.argmax(),
+    "cumsum": lambda x, d, k: x.cumsum(d[0]) if d else x.cumsum(0),
+    "softmax": lambda x, d, k: x.softmax(d[0] if d else -1),
+    "log_softmax": lambda x, d, k: F(torch if isinstance(x, torch.Tensor) else mg).log_softmax(x, d[0] if d else 0),
+    "flatten_unsqueeze": lambda x, d, k: x.flatten().unsqueeze(-1 if k else 0),
+    "squeeze": lambda x, d, k: x.squeeze(d) if d else x.squeeze(),
+    "sort": lambda x, d, k: x.sort(d[0] if d else -1, descending=k),
+}
+
+
+def _outcome(fn):
+    try:
+        return fn(), None
+    except Exception as error:  # noqa: BLE001  (compared below: both must fail, or neither)
+        return None, error
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(shape=st.lists(st.integers(0, 3), max_size=3), name=st.sampled_from(sorted(REDUCTIONS)),
+       dims=st.lists(st.integers(-3, 2), max_size=2, unique=True), keepdim=st.booleans(), seed=st.integers(0, 99))
+def test_reductions_on_random_shapes_and_dims_match_torch(shape, name, dims, keepdim, seed):
+    fn = REDUCTIONS[name]
+    data = np.random.default_rng(seed).standard_normal(shape)
+    xt, x = torch.tensor(data, requires_grad=True), mg.tensor(data, requires_grad=True)
+    theirs, their_error = _outcome(lambda: fn(xt, tuple(dims), keepdim))
+    with np.errstate(all="ignore"):
+        ours, our_error = _outcome(lambda: fn(x, tuple(dims), keepdim))
+    if their_error is not None:
+        assert our_error is not None, f"{name}{shape} dims={dims}: torch raises {their_error!r}, minigrad returns {ours}"
+        op = name.split("_")[0]
+        assert op in str(our_error) or "dim" in str(our_error), f"the error does not name {op}: {our_error!r}"
+        return
+    assert our_error is None, f"{name}{shape} dims={dims}: minigrad raises {our_error!r}, torch gives {theirs}"
+    ys, yts = (list(ours), list(theirs)) if isinstance(theirs, tuple) else ([ours], [theirs])
+    for y, yt in zip(ys, yts):
+        _same(y, yt, f"{name}{shape} dims={dims} keepdim={keepdim}")
+    if yts[0].requires_grad and yts[0].numel():
+        seed_grad = np.random.default_rng(seed + 1).standard_normal(yts[0].shape)
+        yts[0].backward(torch.tensor(seed_grad))
+        ys[0].backward(mg.tensor(seed_grad))
+        _same(x.grad, xt.grad, f"grad of {name}{shape} dims={dims}")

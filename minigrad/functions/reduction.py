@@ -15,7 +15,7 @@ from collections import namedtuple
 from minigrad import backend
 from minigrad.functions.arithmetic import broadcast_to
 from minigrad.functions.dims import dim_index, dim_tuple
-from minigrad.functions.elementwise import _floating, exp, maximum, minimum, sqrt
+from minigrad.functions.elementwise import _floating, exp, maximum, minimum, where
 from minigrad.functions.indexing import gather
 from minigrad.functions.shape import reshape, squeeze
 from minigrad.tensor import Function, ShapeError, Tensor, unwrap
@@ -287,9 +287,22 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return sum(centred * centred, dims, keepdim) / builtins.max(count - correction, 0)  # /0: inf or nan, as torch
 
 
+class StdRoot(Function):
+    """std = √var, whose gradient ½/std is 0 (not ½/0 · 0 = nan) where std is 0, as torch's std:
+    a constant input has a zero std and a zero gradient."""
+
+    def forward(self, v):
+        return backend.get_array_module(v).sqrt(v)
+
+    def backward(self, gy, v):
+        y = self.output_like(gy)
+        zero = unwrap(y) == 0
+        return where(zero, 0.0, gy * 0.5 / where(zero, 1.0, y))
+
+
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """sqrt(var): the standard deviation, with var's arguments."""
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+    """√var: the standard deviation, with var's arguments."""
+    return StdRoot()(var(x, dim, unbiased, keepdim, correction=correction))
 
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
@@ -314,10 +327,12 @@ def _implicit_dim(x, dim, op):
 
 def softmax(x, dim=None, *, axis=None):
     dim = _implicit_dim(x, dim if axis is None else axis, "softmax")
-    return Softmax(dim_index(dim, x.shape, "softmax") if x.ndim else None)(x)
+    d = dim_index(dim, x.shape, "softmax")  # a 0-d tensor takes dim 0 or -1, as in torch
+    return Softmax(d if x.ndim else None)(x)
 
 
 def log_softmax(x, dim=None, *, axis=None):
     dim = _implicit_dim(x, dim if axis is None else axis, "log_softmax")
-    return LogSoftmax(dim_index(dim, x.shape, "log_softmax") if x.ndim else None)(x)
+    d = dim_index(dim, x.shape, "log_softmax")
+    return LogSoftmax(d if x.ndim else None)(x)
 
