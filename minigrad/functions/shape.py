@@ -106,7 +106,10 @@ def squeeze(x, dim=None):
     """Drop size-1 dims (all of them, or those in ``dim``; a named dim of another size stays)."""
     if dim is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
-    dims = {dim_index(d, x.shape, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+    named = [dim_index(d, x.shape, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))]
+    dims = set(named)
+    if len(dims) != len(named):
+        raise ShapeError(f"squeeze: dim {dim} names a dimension more than once (shape {tuple(x.shape)})")
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
 
 
@@ -196,10 +199,12 @@ def chunk(x, chunks, dim=0):
     return split(x, -(-n // chunks) if n else [0] * chunks, dim)
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x, p=0.5, training=True, inplace=False):
     """Inverted dropout (Srivastava et al. 2014): zero each element with probability p, scale the rest by 1/(1-p)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if inplace:
+        raise ValueError("dropout: inplace=True is not supported (minigrad has no in-place ops); use the result")
     if not training or p == 0:
         return x
     if p == 1:

@@ -185,7 +185,7 @@ def _as_target(op, target, xp):
     return t
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of class ``target`` given log-probabilities ``input`` (N, C) or (N, C, d...).
 
     loss_i = -weight[t_i] · input[i, t_i]; 'mean' divides by Σ weight[t_i] over rows not ignored.
@@ -198,7 +198,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return _weighted_nll("nll_loss", z, t, weight, ignore_index, reduction, 0.0, row_shape, fused_softmax=False)
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross-entropy between softmax(input) and ``target``: class indices (N,) / (N, d...) or probabilities
     of the input's shape. Options as in PyTorch: per-class ``weight``, ``ignore_index``, ``reduction``,
     ``label_smoothing``; the formulas are in this module's docstring.

@@ -304,6 +304,11 @@ class Sequential(Module):
     def __len__(self):
         return len(self._modules)
 
+    def append(self, module):
+        """Add ``module`` at the end (named by its position, as torch); returns self."""
+        self.add_module(str(len(self._modules)), module)
+        return self
+
     def forward(self, x):
         for m in self._modules.values():
             x = m(x)
