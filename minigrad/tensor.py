@@ -324,6 +324,13 @@ class Tensor:
     def astype(self, dtype):
         return _F.cast(self, dtype)
 
+    def type_as(self, other):
+        """This tensor cast to ``other``'s dtype (differentiable)."""
+        return _F.cast(self, other.dtype)
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f"
+
     def float(self):
         return self.astype(np.float32)
 

@@ -134,6 +134,7 @@ GRAD_CASES = {
     "contiguous": ([(3, 4)], lambda m, x: x.transpose(0, 1).contiguous().view(-1), None),
     "clone": ([(3, 4)], lambda m, x: x.clone() * x, None),
     "clone_module": ([(3, 4)], lambda m, x: m.clone(x), None),
+    "type_as_grad": ([(3, 4), (2,)], lambda m, x, y: x.float().type_as(y) * y.sum(), None),
     "cat_tuple_dim1": ([(2, 3), (2, 2)], lambda m, a, b: m.cat((a, b), dim=1), None),
     "cat_list_neg": ([(2, 3), (2, 2)], lambda m, a, b: m.cat([a, b], -1), None),
     "cat_positional0": ([(2, 3), (1, 3)], lambda m, a, b: m.cat([a, b], 0), None),
@@ -396,7 +397,9 @@ VALUE_CASES = {
     "torch_dtype_names": lambda m: [m.tensor([1, 2], dtype=d) for d in (m.long, m.float, m.double, m.int, m.half,
                                                                        m.bool, m.int64, m.float32)],
     "to_same_dtype": lambda m: _data(m).to(m.float32),
-    "type_as": lambda m: _ints(m).type_as(_data(m)) if hasattr(_ints(m), "type_as") else _ints(m).float(),
+    "type_as": lambda m: [_ints(m).type_as(_data(m)), _data(m).type_as(_ints(m))],
+    "is_floating_point": lambda m: [_ints(m).is_floating_point(), _data(m).is_floating_point(),
+                                    _data(m).half().is_floating_point(), (_ints(m) > 0).is_floating_point()],
     # comparisons and logic
     "gt_scalar": lambda m: _data(m) > 0,
     "reflected_lt": lambda m: 0 < _data(m),
