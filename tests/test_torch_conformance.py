@@ -11,6 +11,8 @@ import pytest
 import torch
 
 import minigrad as mg
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from op_check import assert_close, check, check_error
 
 
@@ -274,8 +276,8 @@ GRAD_CASES = {
     "F_ce_probs_spatial_none": ([(2, 3, 4), (2, 3, 4)], lambda m, x, p: F(m).cross_entropy(
         x, p.softmax(1), reduction="none"), None),
     "F_ce_probs_1d_sum": ([(5,), (5,)], lambda m, x, p: F(m).cross_entropy(x, p.softmax(0), reduction="sum"), None),
-    "F_ce_weight": ([(4, 3)], lambda m, x: F(m).cross_entropy(x, m.tensor([0, 2, 1, 1]), weight=m.tensor([0.2, 1.0, 3.0],
-                                                                                                       dtype=x.dtype)), None),
+    "F_ce_weight": ([(4, 3)], lambda m, x: F(m).cross_entropy(
+        x, m.tensor([0, 2, 1, 1]), weight=m.tensor([0.2, 1.0, 3.0], dtype=x.dtype)), None),
     "F_ce_weight_smooth_ignore": ([(5, 3)], lambda m, x: F(m).cross_entropy(
         x, m.tensor([0, 2, -100, 1, 1]), weight=m.tensor([0.2, 1.0, 3.0], dtype=x.dtype), label_smoothing=0.3), None),
     "F_ce_spatial": ([(2, 3, 4)], lambda m, x: F(m).cross_entropy(x, m.tensor([[0, 1, 2, 0], [2, 2, 1, 0]])), None),
@@ -333,7 +335,8 @@ def _same(ours, theirs, what):
         assert ours == expected or (ours != ours and expected != expected), f"{what}: {ours!r}, torch {expected!r}"
         return
     assert isinstance(ours, mg.Tensor), f"{what}: got {type(ours).__name__}, torch gives a Tensor"
-    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), f"{what}: dtype {ours.dtype}, torch {theirs.dtype}"
+    their_dtype = str(theirs.dtype).replace("torch.", "")
+    assert str(ours.dtype) == their_dtype, f"{what}: dtype {ours.dtype}, torch {their_dtype}"
     assert_close(ours, theirs, what, tol=dict(rtol=1e-6, atol=1e-7) if theirs.is_floating_point() else None)
 
 
@@ -471,8 +474,7 @@ VALUE_CASES = {
     "zero_d_size": lambda m: [m.tensor(1.0).size(), m.tensor(1.0).dim(), m.tensor(1.0).numel()],
     "zero_d_argmax": lambda m: [m.tensor(1.0).argmax(), m.tensor(1.0).argmax(0), m.tensor(1.0).max(0).indices],
     "empty_ops": lambda m: [m.zeros(0, 3).sum(1), m.zeros(0, 3) * 2, m.zeros(0, 3).T, m.zeros(0, 3).view(3, 0),
-                            m.zeros(2, 0).softmax(-1), m.cat([m.zeros(0, 2), m.ones(1, 2)]), m.zeros(0).argmax(0)
-                            if False else m.zeros(3, 0).amax(0)],
+                            m.zeros(2, 0).softmax(-1), m.cat([m.zeros(0, 2), m.ones(1, 2)]), m.zeros(3, 0).amax(0)],
     "empty_split": lambda m: m.zeros(0, 2).split(1),
     "empty_index": lambda m: [m.ones(3, 2)[m.tensor([], dtype=m.long)], m.ones(3)[3:], m.ones(3)[m.zeros(3).bool()]],
     # sizes and metadata
@@ -699,6 +701,20 @@ ERROR_CASES = {
 }
 
 
+# dims out of range are IndexErrors in both libraries (op_check.check_error demands the same type)
+DIM_ERRORS = {
+    "sum": lambda x: x.sum(dim=-4), "softmax": lambda x: x.softmax(3), "transpose": lambda x: x.transpose(0, 3),
+    "unsqueeze": lambda x: x.unsqueeze(4), "cumsum": lambda x: x.cumsum(-4), "max": lambda x: x.max(dim=3),
+    "argmax": lambda x: x.argmax(3), "topk": lambda x: x.topk(1, dim=3), "flatten": lambda x: x.flatten(0, 3),
+    "squeeze": lambda x: x.squeeze(3), "size": lambda x: x.size(-4), "gather": lambda x: x.gather(3, x.long()),
+}
+
+
+@pytest.mark.parametrize("name", DIM_ERRORS)
+def test_dim_out_of_range_is_an_index_error_naming_the_op(name):
+    check_error([(2, 3, 4)], DIM_ERRORS[name], IndexError, name)
+
+
 @pytest.mark.parametrize("name", ERROR_CASES)
 def test_bad_input_raises_like_torch_and_names_the_op(name):
     fn, words = ERROR_CASES[name]
@@ -775,8 +791,7 @@ def test_module_output_and_grads_match_torch(name):
 
 def test_rnn_cell_with_hidden_state_and_rnn_h0_match_torch():
     h = np.random.default_rng(3).standard_normal((5, 4))
-    _compare_module(lambda m: m.nn.RNNCell(3, 4), (5, 3), call=lambda mod, x: mod(x, type(x)(h) if False else
-                                                                                   _lib_of(x).tensor(h)))
+    _compare_module(lambda m: m.nn.RNNCell(3, 4), (5, 3), call=lambda mod, x: mod(x, _lib_of(x).tensor(h)))
     h0 = np.random.default_rng(4).standard_normal((1, 2, 4))
     _compare_module(lambda m: m.nn.RNN(3, 4), (6, 2, 3), call=lambda mod, x: mod(x, _lib_of(x).tensor(h0))[1])
 
@@ -1006,8 +1021,6 @@ def _outcome(fn):
         return None, error
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=150, deadline=None)
@@ -1021,7 +1034,7 @@ def test_reductions_on_random_shapes_and_dims_match_torch(shape, name, dims, kee
     with np.errstate(all="ignore"):
         ours, our_error = _outcome(lambda: fn(x, tuple(dims), keepdim))
     if their_error is not None:
-        assert our_error is not None, f"{name}{shape} dims={dims}: torch raises {their_error!r}, minigrad returns {ours}"
+        assert our_error is not None, f"{name}{shape} dims={dims}: torch raises {their_error!r}, minigrad gives {ours}"
         op = name.split("_")[0]
         assert op in str(our_error) or "dim" in str(our_error), f"the error does not name {op}: {our_error!r}"
         return
@@ -1077,7 +1090,7 @@ def test_binary_ops_promote_dtypes_like_torch(op, a, b, seed):
     theirs, their_error = _outcome(lambda: fn(torch, _operand(torch, a, seed), _operand(torch, b, seed)))
     with np.errstate(all="ignore"):
         ours, our_error = _outcome(lambda: fn(mg, _operand(mg, a, seed), _operand(mg, b, seed)))
-    if their_error is not None or not isinstance(theirs, torch.Tensor):  # torch refuses some pairs (bool - bool, int ** negative...); accepting more is fine
-        return
+    if their_error is not None or not isinstance(theirs, torch.Tensor):
+        return  # torch refuses some pairs (bool - bool, int ** negative...): accepting more is fine
     assert our_error is None, f"{op}({a}, {b}): minigrad raises {our_error!r}, torch gives {theirs}"
     _same(ours, theirs, f"{op}({a}, {b})")
