@@ -43,7 +43,7 @@ class Function:
             return self.forward(*inputs)
 
         if len(inputs) > 1:
-            inputs = tuple(x if isinstance(x, Tensor) else _constant(x, ref) for x in inputs)
+            inputs = tuple(x if isinstance(x, Tensor) else _constant(x, ref, self) for x in inputs)
             _check_same_device(self, inputs)
             if self.promotes and (len(inputs) > 2 or inputs[0].data.dtype != inputs[1].data.dtype):
                 inputs = _promote(inputs)
@@ -121,8 +121,8 @@ def _op_error(fn, inputs, error):
     return TypeError(text)
 
 
-def _constant(x, ref):
-    """Wrap a Python number or raw array as a Tensor on ``ref``'s device.
+def _constant(x, ref, fn):
+    """Wrap a Python number or raw array as a Tensor on ``ref``'s device (for the op ``fn``).
 
     A Python number takes ``ref``'s dtype when it is of the same kind or a lower
     one (float32 tensor * 2.0 stays float32, int32 tensor + 1 stays int32), else
@@ -134,7 +134,11 @@ def _constant(x, ref):
         if isinstance(x, bool) or (isinstance(x, int) and kind in "iuf") or (isinstance(x, float) and kind in "fc"):
             return Tensor(xp.asarray(x, dtype=ref.data.dtype))
         return Tensor(xp.asarray(x, dtype=config.default_dtype if isinstance(x, float) else np.int64))
-    return Tensor(xp.asarray(x))
+    array = xp.asarray(x)
+    if array.dtype.kind not in "biufc":  # None, strings, objects
+        raise TypeError(f"{type(fn).__name__.lower()}: unsupported operand {type(x).__name__} {x!r}; "
+                        "tensors hold booleans or numbers")
+    return Tensor(array)
 
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}

@@ -165,6 +165,11 @@ GRAD_CASES = {
     "einsum_trace": ([(3, 3)], lambda m, a: m.einsum("ii->", a), None),
     "einsum_diag": ([(3, 3)], lambda m, a: m.einsum("ii->i", a), None),
     "einsum_ellipsis": ([(2, 3, 4), (2, 4, 5)], lambda m, a, b: m.einsum("...ij,...jk->...ik", a, b), None),
+    "einsum_attention": ([(2, 2, 3, 4), (2, 2, 5, 4)], lambda m, q, k: m.einsum("bhqd,bhkd->bhqk", q, k), None),
+    "einsum_bilinear": ([(3, 4), (4, 5), (3, 5)], lambda m, a, w, b: m.einsum("bi,ij,bj->b", a, w, b), None),
+    "einsum_repeated_in_one": ([(3, 3, 2)], lambda m, a: m.einsum("iij->j", a), None),
+    "einsum_sum_out": ([(3, 4)], lambda m, a: m.einsum("ij->", a), None),
+    "einsum_bcast_ellipsis_one": ([(1, 3, 4), (2, 4, 5)], lambda m, a, b: m.einsum("...ij,...jk->...ik", a, b), None),
     "einsum_spaces": ([(3, 4), (4,)], lambda m, a, b: m.einsum("ij, j -> i", a, b), None),
     # indexing
     "index_int": ([(3, 4)], lambda m, x: x[0], None),
@@ -188,6 +193,16 @@ GRAD_CASES = {
     "index_mask": ([(3, 4)], lambda m, x: x[x > 0], None),
     "index_mask_rows": ([(3, 4)], lambda m, x: x[m.tensor([True, False, True])], None),
     "index_mask_empty": ([(3, 4)], lambda m, x: x[x > 100], None),
+    "index_mask_then_slice": ([(3, 4)], lambda m, x: x[m.tensor([True, False, True]), 1:], None),
+    "index_2d_mask_of_3d": ([(2, 3, 4)], lambda m, x: x[x[..., 0] > 0], None),
+    "index_None_and_tensor": ([(4, 3)], lambda m, x: x[None, m.tensor([3, 0, 3])], None),
+    "index_ellipsis_tensor": ([(2, 3, 4)], lambda m, x: x[..., m.tensor([[0, 3], [3, 3]])], None),
+    "index_split_advanced": ([(2, 3, 4)], lambda m, x: x[m.tensor([1, 0]), :, m.tensor([2, 2])], None),
+    "index_adjacent_advanced": ([(2, 3, 4)], lambda m, x: x[:, m.tensor([0, 2, 2]), m.tensor([1, 1, 3])], None),
+    "index_broadcast_advanced": ([(3, 4)], lambda m, x: x[m.tensor([[0], [2]]), m.tensor([1, 3, 3])], None),
+    "index_int_and_list": ([(2, 3, 4)], lambda m, x: x[1, [0, 2, 0], 1:3], None),
+    "index_slice_past_end": ([(3, 4)], lambda m, x: x[1:10, -10:2], None),
+    "index_tensor_bound": ([(5, 4)], lambda m, x: x[: m.tensor(3)], None),
     "index_uint8_mask": ([(3, 4)], lambda m, x: x[m.tensor([1, 0, 1], dtype=m.uint8)], None, {"double": False}),
     "iterate_rows": ([(3, 4)], lambda m, x: m.stack([row * i for i, row in enumerate(x)]), None),
     "unpack_rows": ([(2, 4)], lambda m, x: (lambda a, b: a * b)(*x), None),
@@ -687,6 +702,20 @@ ERROR_CASES = {
     "Embedding_index_out_of_range": (lambda m: m.nn.Embedding(3, 2)(m.tensor([3])), "embedding|Embedding"),
     "ModuleList_index": (lambda m: m.nn.ModuleList([m.nn.ReLU()])[3], "ModuleList|index"),
     "iterate_0d": (lambda m: list(m.tensor(1.0)), "iter"),
+    # wrong argument types: torch raises TypeError; minigrad too, naming the op (never a silent result)
+    "cat_of_a_tensor": (lambda m: m.cat(x34(m)), "cat"),
+    "stack_of_a_tensor": (lambda m: m.stack(x34(m), dim=1), "stack"),
+    "Sequential_of_a_number": (lambda m: m.nn.Sequential(3)(x34(m)), "module"),
+    "tril_float_diagonal": (lambda m: x34(m).tril(0.5), "tril"),
+    "matmul_with_int": (lambda m: x34(m) @ 2, "matmul"),
+    "add_string": (lambda m: x34(m) + "a", "add"),
+    "mul_None": (lambda m: x34(m) * None, "mul"),
+    "where_string": (lambda m: m.where(x34(m) > 0, "a", x34(m)), "where"),
+    "gather_list_index": (lambda m: x34(m).gather(1, [[0]]), "gather"),
+    "reshape_string": (lambda m: x34(m).reshape("a", 12), "reshape"),
+    "split_float": (lambda m: x34(m).split(1.5), "split"),
+    "chunk_float": (lambda m: x34(m).chunk(1.5), "chunk"),
+    "normal_negative_std": (lambda m: m.nn.init.normal_(x34(m), std=-1.0), "normal"),
     "topk_float_k": (lambda m: x34(m).topk(2.0), "topk"),
     "load_state_dict_missing": (lambda m: m.nn.Linear(2, 2).load_state_dict({"weight": m.ones(2, 2)}),
                                 "load_state_dict"),
@@ -983,6 +1012,14 @@ def test_inplace_dropout_is_refused_not_silently_copied():
         F(mg).dropout(mg.ones(3), 0.5, True, True)
     with pytest.raises(ValueError, match="dropout: inplace=True"):
         mg.nn.Dropout(0.1, inplace=True)(mg.ones(3))
+
+
+def test_where_keeps_numpy_scalar_dtypes():
+    """Backward code meets NumPy scalars (0-d arithmetic returns them): np.float64 is a float subclass,
+    and where() once turned it into a float32 tensor, losing precision in double backward."""
+    out = mg.where(np.bool_(False), 0.0, np.float64(2.5))
+    assert mg.tensor(out).dtype == np.float64
+    assert mg.where(mg.tensor(True), 1.5, 0.0).dtype == mg.float32  # two Python numbers: the default dtype
 
 
 def test_item_assignment_is_refused_with_the_alternative():

@@ -286,10 +286,15 @@ def where(cond, a, b):
             f"where: condition {tuple(c.shape)}, input {np.shape(unwrap(a))} and other {np.shape(unwrap(b))} "
             "do not broadcast"
         ) from None
-    if isinstance(a, (bool, int, float)) and isinstance(b, (bool, int, float)):
+    if _python_number(a) and _python_number(b):
         xp = backend.get_array_module(c)
         a = Tensor(xp.asarray(a, dtype=_scalar_dtype(a, b)))
     return Where(c)(a, b)
+
+
+def _python_number(v):
+    """A Python bool/int/float, not a NumPy scalar (np.float64 subclasses float but keeps its own dtype)."""
+    return isinstance(v, (bool, int, float)) and not isinstance(v, np.generic)
 
 
 def _scalar_dtype(a, b):

@@ -110,6 +110,8 @@ def gather(x, dim, index):
     """out[i][j][k] = x[index[i][j][k]][j][k] for dim=0 (torch.gather); index has x's number of dims."""
     d = dim_index(dim, x.shape, "gather")
     idx = unwrap(index)
+    if not hasattr(idx, "dtype"):
+        raise TypeError(f"gather: index must be a tensor, got {type(index).__name__}")
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"gather: index must hold integers, got dtype {idx.dtype}")
     if idx.ndim != x.ndim and not (x.ndim == 0 and idx.ndim <= 1):
@@ -171,6 +173,8 @@ def masked_fill(x, mask, value):
 
 
 def _triangle(x, diagonal, lower, op):
+    if not isinstance(diagonal, int):
+        raise TypeError(f"{op}: diagonal must be an int, got {type(diagonal).__name__}")
     if x.ndim < 2:
         raise ShapeError(f"{op}: input must have at least 2 dims, got shape {tuple(x.shape)}")
     xp = backend.get_array_module(unwrap(x))

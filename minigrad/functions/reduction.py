@@ -297,7 +297,8 @@ class StdRoot(Function):
     def backward(self, gy, v):
         y = self.output_like(gy)
         zero = unwrap(y) == 0
-        return where(zero, 0.0, gy * 0.5 / where(zero, 1.0, y))
+        half = 0.5 * (~zero).astype(unwrap(y).dtype)  # ½ where std > 0, 0 where it is 0
+        return gy * half / where(zero, 1.0, y)
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):

@@ -290,7 +290,7 @@ class Sequential(Module):
     def __init__(self, *modules):
         super().__init__()
         for i, m in enumerate(modules):
-            setattr(self, str(i), m)
+            self.add_module(str(i), m)  # refuses what is not a Module
 
     def __getitem__(self, i):
         """One module, or a Sequential of a slice of them keeping their names (seq[1:]), as torch."""
