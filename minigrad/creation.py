@@ -24,8 +24,29 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
         array = xp.array(array, dtype=_infer_dtype(data, dtype), copy=True)
     except (ValueError, TypeError) as error:  # ragged nesting, strings for a numeric dtype...
         raise type(error)(f"tensor: cannot make a tensor from this data ({error})") from None
+    if array.dtype == object and isinstance(data, (list, tuple)):  # [tensor(1.), tensor(2.)], as torch takes
+        numbers, tensors_dtype = _from_tensors(data)
+        return tensor(numbers, dtype or tensors_dtype, device, requires_grad)
     check_dtype(array.dtype, requires_grad)
     return Tensor(array, requires_grad=requires_grad)
+
+
+def _from_tensors(data):
+    """Nested lists holding one-element tensors as Python numbers, and the dtype those tensors share."""
+    dtypes = []
+
+    def number(v):
+        if isinstance(v, (list, tuple)):
+            return [number(u) for u in v]
+        if isinstance(v, Tensor):
+            if v.data.size != 1:
+                raise ValueError(f"tensor: only one-element tensors can be converted to numbers, got shape {v.shape}")
+            dtypes.append(v.dtype)
+            return v.item()
+        return v
+
+    numbers = number(data)
+    return numbers, (np.result_type(*dtypes) if dtypes else None)
 
 
 def _shape(shape, op="tensor"):
