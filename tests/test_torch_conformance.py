@@ -600,6 +600,8 @@ ERROR_CASES = {
     "mean_int": (lambda m: m.tensor([1, 2]).mean(), "mean"),
     "max_dim_out_of_range": (lambda m: x34(m).max(dim=-3), "max"),
     "max_empty": (lambda m: m.zeros(0).max(), "max"),
+    "max_keepdim_without_dim": (lambda m: x34(m).max(keepdim=True), "max"),
+    "min_keepdim_without_dim": (lambda m: x34(m).min(keepdim=True), "min"),
     "amax_empty_dim": (lambda m: m.zeros(0, 3).amax(0), "amax"),
     "argmax_empty": (lambda m: m.zeros(0).argmax(), "argmax"),
     "softmax_bad_dim": (lambda m: F(m).softmax(x34(m), dim=2), "softmax"),

@@ -189,6 +189,8 @@ def _extreme(x, dim, keepdim, largest):
     if isinstance(dim, Tensor):
         return maximum(x, dim) if largest else minimum(x, dim)
     if dim is None:
+        if keepdim:
+            raise TypeError(f"{op}: keepdim=True needs a dim (torch's {op}() has no keepdim form)")
         if math.prod(x.shape) == 0:
             raise RuntimeError(f"{op}: a tensor with no elements (shape {tuple(x.shape)}) has no {op}; pass dim")
         return Extreme(tuple(range(x.ndim)), False, largest)(x)
