@@ -26,7 +26,8 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
         raise type(error)(f"tensor: cannot make a tensor from this data ({error})") from None
     if array.dtype == object and isinstance(data, (list, tuple)):  # [tensor(1.), tensor(2.)], as torch takes
         numbers, tensors_dtype = _from_tensors(data)
-        return tensor(numbers, dtype or tensors_dtype, device, requires_grad)
+        if tensors_dtype is not None:  # it held tensors; anything else (None, objects) is refused below
+            return tensor(numbers, dtype or tensors_dtype, device, requires_grad)
     check_dtype(array.dtype, requires_grad)
     return Tensor(array, requires_grad=requires_grad)
 
@@ -43,6 +44,8 @@ def _from_tensors(data):
                 raise ValueError(f"tensor: only one-element tensors can be converted to numbers, got shape {v.shape}")
             dtypes.append(v.dtype)
             return v.item()
+        if not isinstance(v, (bool, int, float, np.generic)):  # None would silently become nan
+            raise TypeError(f"tensor: cannot make a tensor from a list holding {type(v).__name__}")
         return v
 
     numbers = number(data)

@@ -1028,6 +1028,12 @@ def test_where_keeps_numpy_scalar_dtypes():
     assert mg.where(mg.tensor(True), 1.5, 0.0).dtype == mg.float32  # two Python numbers: the default dtype
 
 
+@pytest.mark.parametrize("data", [[None, 1.0], [mg.tensor(1.0), None], [[mg.tensor(1)], ["a"]]])
+def test_tensor_of_lists_with_non_numbers_is_refused(data):
+    with pytest.raises(TypeError, match="tensor:"):
+        mg.tensor(data)
+
+
 def test_item_assignment_is_refused_with_the_alternative():
     x = mg.zeros(3)
     with pytest.raises(TypeError, match="setitem.*masked_fill"):
