@@ -35,6 +35,8 @@ from minigrad.creation import (
 from minigrad.tensor import result_type
 # dtype names as in torch (``mg.float32``); they are NumPy's scalar types
 from numpy import bool_ as bool, float16, float32, float64, int8, int16, int32, int64, uint8  # noqa: E402,A004
+# torch's other spellings of the same dtypes (mg.long, mg.float, ...)
+long, int, float, double, half = int64, int32, float32, float64, float16  # noqa: A001
 from minigrad.tensor import Function, Tensor
 from minigrad import nn, optim  # noqa: E402  (they build on everything above)
 

@@ -24,8 +24,32 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
         array = xp.array(array, dtype=_infer_dtype(data, dtype), copy=True)
     except (ValueError, TypeError) as error:  # ragged nesting, strings for a numeric dtype...
         raise type(error)(f"tensor: cannot make a tensor from this data ({error})") from None
+    if array.dtype == object and isinstance(data, (list, tuple)):  # [tensor(1.), tensor(2.)], as torch takes
+        numbers, tensors_dtype = _from_tensors(data)
+        if tensors_dtype is not None:  # it held tensors; anything else (None, objects) is refused below
+            return tensor(numbers, dtype or tensors_dtype, device, requires_grad)
     check_dtype(array.dtype, requires_grad)
     return Tensor(array, requires_grad=requires_grad)
+
+
+def _from_tensors(data):
+    """Nested lists holding one-element tensors as Python numbers, and the dtype those tensors share."""
+    dtypes = []
+
+    def number(v):
+        if isinstance(v, (list, tuple)):
+            return [number(u) for u in v]
+        if isinstance(v, Tensor):
+            if v.data.size != 1:
+                raise ValueError(f"tensor: only one-element tensors can be converted to numbers, got shape {v.shape}")
+            dtypes.append(v.dtype)
+            return v.item()
+        if not isinstance(v, (bool, int, float, np.generic)):  # None would silently become nan
+            raise TypeError(f"tensor: cannot make a tensor from a list holding {type(v).__name__}")
+        return v
+
+    numbers = number(data)
+    return numbers, (np.result_type(*dtypes) if dtypes else None)
 
 
 def _shape(shape, op="tensor"):
@@ -69,6 +93,11 @@ def arange(start, stop=None, step=1, dtype=None, device="cpu", requires_grad=Fal
         dtype = config.default_dtype if floats else np.int64
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if stop is None:
+        start, stop = 0, start
+    if (stop - start) * step < 0:  # NumPy returns an empty range; torch refuses
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign "
+                           f"(start={start}, end={stop}, step={step})")
     xp = backend.array_module(device)
     return _leaf(xp.arange(start, stop, step, dtype=dtype), requires_grad, "arange")
 
@@ -87,6 +116,8 @@ def _fill_dtype(value, dtype):
 def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
     xp = backend.array_module(device)
     size = check_sizes(tuple(size) if isinstance(size, (tuple, list)) else (size,), "full")
+    if isinstance(fill_value, Tensor) and fill_value.numel() == 1:  # torch takes a one-element tensor too
+        fill_value = fill_value.item()
     if not isinstance(fill_value, (bool, int, float, np.number, np.bool_)):
         raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__} {fill_value!r}")
     return _leaf(xp.full(size, fill_value, dtype=_fill_dtype(fill_value, dtype)), requires_grad, "full")

@@ -43,7 +43,7 @@ class Function:
             return self.forward(*inputs)
 
         if len(inputs) > 1:
-            inputs = tuple(x if isinstance(x, Tensor) else _constant(x, ref) for x in inputs)
+            inputs = tuple(x if isinstance(x, Tensor) else _constant(x, ref, self) for x in inputs)
             _check_same_device(self, inputs)
             if self.promotes and (len(inputs) > 2 or inputs[0].data.dtype != inputs[1].data.dtype):
                 inputs = _promote(inputs)
@@ -121,8 +121,8 @@ def _op_error(fn, inputs, error):
     return TypeError(text)
 
 
-def _constant(x, ref):
-    """Wrap a Python number or raw array as a Tensor on ``ref``'s device.
+def _constant(x, ref, fn):
+    """Wrap a Python number or raw array as a Tensor on ``ref``'s device (for the op ``fn``).
 
     A Python number takes ``ref``'s dtype when it is of the same kind or a lower
     one (float32 tensor * 2.0 stays float32, int32 tensor + 1 stays int32), else
@@ -134,7 +134,11 @@ def _constant(x, ref):
         if isinstance(x, bool) or (isinstance(x, int) and kind in "iuf") or (isinstance(x, float) and kind in "fc"):
             return Tensor(xp.asarray(x, dtype=ref.data.dtype))
         return Tensor(xp.asarray(x, dtype=config.default_dtype if isinstance(x, float) else np.int64))
-    return Tensor(xp.asarray(x))
+    array = xp.asarray(x)
+    if array.dtype.kind not in "biufc":  # None, strings, objects
+        raise TypeError(f"{type(fn).__name__.lower()}: unsupported operand {type(x).__name__} {x!r}; "
+                        "tensors hold booleans or numbers")
+    return Tensor(array)
 
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
@@ -275,6 +279,12 @@ class Tensor:
     def __len__(self):
         return len(self.data)
 
+    def __iter__(self):
+        """The sub-tensors along dim 0 (``for row in x``), as torch; a 0-d tensor has none to give."""
+        if self.data.ndim == 0:
+            raise TypeError("iter: iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extra = ", requires_grad=True" if self.requires_grad else ""
@@ -318,6 +328,13 @@ class Tensor:
     def astype(self, dtype):
         return _F.cast(self, dtype)
 
+    def type_as(self, other):
+        """This tensor cast to ``other``'s dtype (differentiable)."""
+        return _F.cast(self, other.dtype)
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f"
+
     def float(self):
         return self.astype(np.float32)
 
@@ -348,9 +365,9 @@ class Tensor:
         return self
 
     # ---- autograd ---------------------------------------------------
-    def backward(self, grad=None, retain_graph=False, create_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch semantics)."""
-        _autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch semantics and argument names)."""
+        _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` with this tensor's gradient in every backward pass; returns a handle.
@@ -406,6 +423,12 @@ class Tensor:
 
     def __getitem__(self, index):
         return _F.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        raise TypeError(
+            "setitem: minigrad has no in-place ops (x[index] = value), so a tensor saved for backward never "
+            "changes under autograd; write x = x.masked_fill(mask, value) or x = minigrad.where(mask, value, x)"
+        )
 
     # ---- comparison and logic: boolean tensors, no gradient --------
     # ``==`` is element-wise as in PyTorch; tensors still hash by identity, so they
@@ -516,11 +539,11 @@ class Tensor:
     def argmin(self, dim=None, keepdim=False):
         return _F.argmin(self, dim, keepdim)
 
-    def var(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
-        return _F.var(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _F.var(self, dim, unbiased, keepdim, correction=correction)
 
-    def std(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
-        return _F.std(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _F.std(self, dim, unbiased, keepdim, correction=correction)
 
     def logsumexp(self, dim, keepdim=False):
         return _F.logsumexp(self, dim, keepdim)

@@ -23,11 +23,12 @@ def backward(root, grad=None, retain_graph=False, create_graph=False):
     _run([root], [grad], retain_graph or create_graph, create_graph, capture=None)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False):
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None):
     """d(outputs)/d(inputs) returned as a tuple of Tensors, leaving every ``.grad`` untouched.
 
     With ``create_graph=True`` the result is itself differentiable: the way to
-    second derivatives. An input the outputs do not depend on gets zeros.
+    second derivatives. An input the outputs do not depend on gets zeros, or None
+    with ``allow_unused=True`` (torch's answer for it).
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
@@ -47,6 +48,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         g = capture[id(x)]
         if g is not None and x.creator is None and x._grad_hooks:  # as PyTorch: a leaf's hooks see it
             g = _call_grad_hooks(x._grad_hooks, g)
+        if g is None and allow_unused:
+            result.append(None)
+            continue
         if g is None:
             g = backend.get_array_module(x.data).zeros_like(x.data)
         if not isinstance(g, Tensor):  # each result owns its array (Add hands one array to both inputs)
@@ -63,7 +67,7 @@ def _root_grad(root, grad, op):
         if root.data.size != 1:
             raise RuntimeError(
                 f"{op}: a gradient can only be implied for a scalar output; got shape {tuple(root.shape)}, "
-                "so pass grad= of that shape"
+                "so pass gradient= of that shape"
             )
         return backend.get_array_module(root.data).ones_like(root.data)
     data = grad.data if isinstance(grad, Tensor) else grad

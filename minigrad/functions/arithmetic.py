@@ -234,6 +234,9 @@ def pow(x, exponent):
 
 
 def _check_matmul_shapes(a, b):
+    for operand in (a, b):
+        if not hasattr(operand, "ndim"):
+            raise TypeError(f"matmul: both operands must be tensors, got {type(operand).__name__} {operand!r}")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
     inner_a = a.shape[-1]

@@ -20,40 +20,31 @@ def _shape(x):
     return tuple(getattr(x, "shape", ()))
 
 
-def eq(a, b):
-    return _compare("eq", "equal", a, b)
+def _comparison(name, ufunc_name, integral=False):
+    """The public function ``name(a, b)``: NumPy's ``ufunc_name`` as a boolean (or integer) tensor.
+    ``integral`` ops (bitwise &, |, ^) refuse floating inputs first, as torch does."""
+
+    def op(a, b):
+        if integral:
+            _integral(name, a, b)
+        return _compare(name, ufunc_name, a, b)
+
+    op.__name__ = op.__qualname__ = name.split()[0]
+    return op
 
 
-def ne(a, b):
-    return _compare("ne", "not_equal", a, b)
-
-
-def lt(a, b):
-    return _compare("lt", "less", a, b)
-
-
-def le(a, b):
-    return _compare("le", "less_equal", a, b)
-
-
-def gt(a, b):
-    return _compare("gt", "greater", a, b)
-
-
-def ge(a, b):
-    return _compare("ge", "greater_equal", a, b)
-
-
-def logical_and(a, b):
-    return _compare("logical_and", "logical_and", a, b)
-
-
-def logical_or(a, b):
-    return _compare("logical_or", "logical_or", a, b)
-
-
-def logical_xor(a, b):
-    return _compare("logical_xor", "logical_xor", a, b)
+eq = _comparison("eq", "equal")
+ne = _comparison("ne", "not_equal")
+lt = _comparison("lt", "less")
+le = _comparison("le", "less_equal")
+gt = _comparison("gt", "greater")
+ge = _comparison("ge", "greater_equal")
+logical_and = _comparison("logical_and", "logical_and")
+logical_or = _comparison("logical_or", "logical_or")
+logical_xor = _comparison("logical_xor", "logical_xor")
+bitwise_and = _comparison("bitwise_and (&)", "bitwise_and", integral=True)
+bitwise_or = _comparison("bitwise_or (|)", "bitwise_or", integral=True)
+bitwise_xor = _comparison("bitwise_xor (^)", "bitwise_xor", integral=True)
 
 
 def logical_not(a):
@@ -65,21 +56,6 @@ def _integral(op, *xs):
         dtype = getattr(unwrap(x), "dtype", None)
         if dtype is not None and dtype.kind not in "biu":
             raise TypeError(f"{op}: only boolean and integer tensors are supported, got {dtype}")
-
-
-def bitwise_and(a, b):
-    _integral("bitwise_and (&)", a, b)
-    return _compare("bitwise_and (&)", "bitwise_and", a, b)
-
-
-def bitwise_or(a, b):
-    _integral("bitwise_or (|)", a, b)
-    return _compare("bitwise_or (|)", "bitwise_or", a, b)
-
-
-def bitwise_xor(a, b):
-    _integral("bitwise_xor (^)", a, b)
-    return _compare("bitwise_xor (^)", "bitwise_xor", a, b)
 
 
 def bitwise_not(a):

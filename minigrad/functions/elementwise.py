@@ -9,9 +9,15 @@ from minigrad.functions.arithmetic import sum_to
 from minigrad.tensor import Function, ShapeError, Tensor, unwrap
 
 
+def _floating(x):
+    """Integer and boolean inputs give results in the default float dtype, as in torch (exp of an int64 tensor
+    is float32), not NumPy's float64."""
+    return x if x.dtype.kind in "fc" else x.astype(config.default_dtype)
+
+
 class Exp(Function):
     def forward(self, x):
-        return backend.get_array_module(x).exp(x)
+        return backend.get_array_module(x).exp(_floating(x))
 
     def backward(self, gy, x):
         return gy * self.output_like(gy)  # d e^x = e^x
@@ -19,7 +25,7 @@ class Exp(Function):
 
 class Log(Function):
     def forward(self, x):
-        return backend.get_array_module(x).log(x)
+        return backend.get_array_module(x).log(_floating(x))
 
     def backward(self, gy, x):
         return gy / x
@@ -27,7 +33,7 @@ class Log(Function):
 
 class Sqrt(Function):
     def forward(self, x):
-        return backend.get_array_module(x).sqrt(x)
+        return backend.get_array_module(x).sqrt(_floating(x))
 
     def backward(self, gy, x):
         return gy * 0.5 / self.output_like(gy)
@@ -35,7 +41,7 @@ class Sqrt(Function):
 
 class Tanh(Function):
     def forward(self, x):
-        return backend.get_array_module(x).tanh(x)
+        return backend.get_array_module(x).tanh(_floating(x))
 
     def backward(self, gy, x):
         y = self.output_like(gy)
@@ -46,7 +52,7 @@ class Sigmoid(Function):
     """σ(x) = 1 / (1 + e^-x), evaluated without overflow for large |x|; σ' = σ(1 - σ)."""
 
     def forward(self, x):
-        xp = backend.get_array_module(x)
+        xp, x = backend.get_array_module(x), _floating(x)
         e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
         return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
@@ -67,7 +73,7 @@ class Erf(Function):
     """Gauss error function; erf'(x) = 2/√π · e^(-x²)."""
 
     def forward(self, x):
-        return backend.erf(x)
+        return backend.erf(_floating(x))
 
     def backward(self, gy, x):
         return gy * (2 / math.sqrt(math.pi)) * exp(-(x * x))
@@ -138,8 +144,7 @@ class Rsqrt(Function):
     """1/√x; d/dx = -½ x^(-3/2) = -½ y³."""
 
     def forward(self, x):
-        xp = backend.get_array_module(x)
-        return 1 / xp.sqrt(x)
+        return 1 / backend.get_array_module(x).sqrt(_floating(x))
 
     def backward(self, gy, x):
         y = self.output_like(gy)
@@ -148,7 +153,7 @@ class Rsqrt(Function):
 
 class Sin(Function):
     def forward(self, x):
-        return backend.get_array_module(x).sin(x)
+        return backend.get_array_module(x).sin(_floating(x))
 
     def backward(self, gy, x):
         return gy * cos(x)
@@ -156,7 +161,7 @@ class Sin(Function):
 
 class Cos(Function):
     def forward(self, x):
-        return backend.get_array_module(x).cos(x)
+        return backend.get_array_module(x).cos(_floating(x))
 
     def backward(self, gy, x):
         return gy * -sin(x)
@@ -258,6 +263,8 @@ def clamp(x, min=None, max=None):
     """min(max(x, min), max) (torch.clamp); bounds are numbers or tensors, the gradient passes inside them."""
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of min and max must be given")
+    if x.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+        x = cast(x, config.default_dtype)  # torch: an int tensor clamped by a float bound is float
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         y = x if min is None else maximum(x, min)
         return y if max is None else minimum(y, max)
@@ -279,10 +286,15 @@ def where(cond, a, b):
             f"where: condition {tuple(c.shape)}, input {np.shape(unwrap(a))} and other {np.shape(unwrap(b))} "
             "do not broadcast"
         ) from None
-    if isinstance(a, (bool, int, float)) and isinstance(b, (bool, int, float)):
+    if _python_number(a) and _python_number(b):
         xp = backend.get_array_module(c)
         a = Tensor(xp.asarray(a, dtype=_scalar_dtype(a, b)))
     return Where(c)(a, b)
+
+
+def _python_number(v):
+    """A Python bool/int/float, not a NumPy scalar (np.float64 subclasses float but keeps its own dtype)."""
+    return isinstance(v, (bool, int, float)) and not isinstance(v, np.generic)
 
 
 def _scalar_dtype(a, b):

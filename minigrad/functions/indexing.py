@@ -21,7 +21,7 @@ def _raw_index(index):
 
 def _raw_part(i):
     if isinstance(i, Tensor):
-        return i.data
+        return i.data.astype(bool) if i.data.dtype == np.uint8 else i.data  # torch reads uint8 as a mask
     if isinstance(i, list) and any(isinstance(v, Tensor) for v in i):
         return [unwrap(v) for v in i]
     return i
@@ -98,7 +98,7 @@ def embedding(weight, indices):
     if weight.device != "cpu":
         idx = _to_device(idx, weight.device)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+        raise RuntimeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= weight.shape[0]):
         raise IndexError(
             f"embedding: index out of range [0, {weight.shape[0]}): min {int(idx.min())}, max {int(idx.max())}"
@@ -110,6 +110,8 @@ def gather(x, dim, index):
     """out[i][j][k] = x[index[i][j][k]][j][k] for dim=0 (torch.gather); index has x's number of dims."""
     d = dim_index(dim, x.shape, "gather")
     idx = unwrap(index)
+    if not hasattr(idx, "dtype"):
+        raise TypeError(f"gather: index must be a tensor, got {type(index).__name__}")
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"gather: index must hold integers, got dtype {idx.dtype}")
     if idx.ndim != x.ndim and not (x.ndim == 0 and idx.ndim <= 1):
@@ -171,6 +173,8 @@ def masked_fill(x, mask, value):
 
 
 def _triangle(x, diagonal, lower, op):
+    if not isinstance(diagonal, int):
+        raise TypeError(f"{op}: diagonal must be an int, got {type(diagonal).__name__}")
     if x.ndim < 2:
         raise ShapeError(f"{op}: input must have at least 2 dims, got shape {tuple(x.shape)}")
     xp = backend.get_array_module(unwrap(x))

@@ -9,12 +9,13 @@ element gets the gradient, as in PyTorch.
 """
 import builtins
 import math
+import warnings
 from collections import namedtuple
 
 from minigrad import backend
 from minigrad.functions.arithmetic import broadcast_to
 from minigrad.functions.dims import dim_index, dim_tuple
-from minigrad.functions.elementwise import exp, maximum, minimum, sqrt
+from minigrad.functions.elementwise import _floating, exp, maximum, minimum, where
 from minigrad.functions.indexing import gather
 from minigrad.functions.shape import reshape, squeeze
 from minigrad.tensor import Function, ShapeError, Tensor, unwrap
@@ -65,7 +66,7 @@ class LogSumExp(Function):
         self.dims, self.keepdim = dims, keepdim
 
     def forward(self, x):
-        xp = backend.get_array_module(x)
+        xp, x = backend.get_array_module(x), _floating(x)
         if x.size == 0:  # log of an empty sum: -inf, as torch
             return xp.log(x.sum(axis=self.dims, keepdims=self.keepdim))
         m = x.max(axis=self.dims, keepdims=True)
@@ -104,7 +105,7 @@ class Softmax(Function):
         self.dim = dim
 
     def forward(self, x):
-        xp = backend.get_array_module(x)
+        xp, x = backend.get_array_module(x), _floating(x)
         if x.size == 0:
             return x.copy()
         e = xp.exp(x - x.max(axis=self.dim, keepdims=True))
@@ -122,6 +123,7 @@ class LogSoftmax(Function):
         self.dim = dim
 
     def forward(self, x):
+        x = _floating(x)
         if x.size == 0:
             return x.copy()
         return x - LogSumExp(() if self.dim is None else (self.dim,), True).forward(x)
@@ -180,28 +182,29 @@ def _select(x, dim, keepdim, largest, op, result):
     return result(values, Tensor(index.astype(xp.int64)))
 
 
+def _extreme(x, dim, keepdim, largest):
+    """max/min in torch's three forms: the extreme element (no dim), (values, indices) along ``dim``,
+    or the element-wise extreme of two tensors (``dim`` is a Tensor)."""
+    op = "max" if largest else "min"
+    if isinstance(dim, Tensor):
+        return maximum(x, dim) if largest else minimum(x, dim)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{op}: keepdim=True needs a dim (torch's {op}() has no keepdim form)")
+        if math.prod(x.shape) == 0:
+            raise RuntimeError(f"{op}: a tensor with no elements (shape {tuple(x.shape)}) has no {op}; pass dim")
+        return Extreme(tuple(range(x.ndim)), False, largest)(x)
+    return _select(x, dim, keepdim, largest, op, MaxResult if largest else MinResult)
+
+
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """max(x): the largest element; max(x, dim): (values, indices); max(x, other): maximum(x, other)."""
-    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
-    if isinstance(dim, Tensor):
-        return maximum(x, dim)
-    if dim is None:
-        if math.prod(x.shape) == 0:
-            raise RuntimeError(f"max: a tensor with no elements (shape {tuple(x.shape)}) has no max; pass dim")
-        return Extreme(tuple(range(x.ndim)), False, True)(x)
-    return _select(x, dim, keepdim, True, "max", MaxResult)
+    return _extreme(x, dim if axis is None else axis, keepdim or keepdims, True)
 
 
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """min(x): the smallest element; min(x, dim): (values, indices); min(x, other): minimum(x, other)."""
-    dim, keepdim = (dim if axis is None else axis), keepdim or keepdims
-    if isinstance(dim, Tensor):
-        return minimum(x, dim)
-    if dim is None:
-        if math.prod(x.shape) == 0:
-            raise RuntimeError(f"min: a tensor with no elements (shape {tuple(x.shape)}) has no min; pass dim")
-        return Extreme(tuple(range(x.ndim)), False, False)(x)
-    return _select(x, dim, keepdim, False, "min", MinResult)
+    return _extreme(x, dim if axis is None else axis, keepdim or keepdims, False)
 
 
 def _arg(x, dim, keepdim, largest, op):
@@ -210,7 +213,7 @@ def _arg(x, dim, keepdim, largest, op):
     pick = xp.argmax if largest else xp.argmin
     if dim is None:
         if data.size == 0:
-            raise RuntimeError(f"{op}: a tensor with no elements (shape {tuple(x.shape)}) has no {op}")
+            raise IndexError(f"{op}: a tensor with no elements (shape {tuple(x.shape)}) has no {op}; pass dim")
         index = pick(data.reshape(-1))
         return Tensor(xp.asarray(index, dtype=xp.int64).reshape((1,) * data.ndim if keepdim else ()))
     d = dim_index(dim, x.shape, op)
@@ -235,8 +238,14 @@ def _order(x, dim, descending):
     data = unwrap(x)
     if not descending:
         return xp.argsort(data, axis=dim, kind="stable")
-    if data.dtype.kind in "fi":
+    if data.dtype.kind == "i":
         return xp.argsort(-data, axis=dim, kind="stable")
+    if data.dtype.kind == "f":
+        order = xp.argsort(-data, axis=dim, kind="stable")  # NaNs come last here...
+        if not xp.isnan(data).any():
+            return order
+        nan = xp.isnan(xp.take_along_axis(data, order, axis=dim))  # ...but torch counts NaN as the largest
+        return xp.take_along_axis(order, xp.argsort(~nan, axis=dim, kind="stable"), axis=dim)
     return xp.flip(xp.argsort(data, axis=dim, kind="stable"), axis=dim)  # bool/unsigned: no negation
 
 
@@ -244,6 +253,8 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) entries along ``dim``, as (values, indices)."""
     d = dim_index(dim, x.shape, "topk")
     size = x.shape[d] if x.ndim else 1
+    if not isinstance(k, int):
+        raise TypeError(f"topk: k must be an int, got {type(k).__name__} {k!r}")
     if not 0 <= k <= size:
         raise ShapeError(f"topk: k={k} is out of range for dim {dim} of size {size} (shape {tuple(x.shape)})")
     if x.ndim == 0:
@@ -262,10 +273,14 @@ def sort(x, dim=-1, descending=False):
     return SortResult(gather(x, d, index), Tensor(index.astype("int64")))
 
 
-def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """Σ (x - mean)² / (N - correction) over dims; correction=1 is Bessel's (torch's default)."""
-    if unbiased is not None:
-        correction = int(unbiased)
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Σ (x - mean)² / (N - correction) over dims; correction=1 is Bessel's (torch's default).
+
+    Both of torch's spellings: ``var(dim, unbiased, keepdim)`` and ``var(dim, correction=, keepdim=)``."""
+    if isinstance(dim, bool):  # x.var(False): the unbiased flag alone
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None else int(unbiased)
     if x.dtype.kind not in "fc":
         raise RuntimeError(f"var: input dtype must be floating point, got {x.dtype}")
     dims = dim_tuple(dim, x.shape, "var")
@@ -274,9 +289,23 @@ def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
     return sum(centred * centred, dims, keepdim) / builtins.max(count - correction, 0)  # /0: inf or nan, as torch
 
 
-def std(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """sqrt(var): the standard deviation with the same ``correction``."""
-    return sqrt(var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+class StdRoot(Function):
+    """std = √var, whose gradient ½/std is 0 (not ½/0 · 0 = nan) where std is 0, as torch's std:
+    a constant input has a zero std and a zero gradient."""
+
+    def forward(self, v):
+        return backend.get_array_module(v).sqrt(v)
+
+    def backward(self, gy, v):
+        y = self.output_like(gy)
+        zero = unwrap(y) == 0
+        half = 0.5 * (~zero).astype(unwrap(y).dtype)  # ½ where std > 0, 0 where it is 0
+        return gy * half / where(zero, 1.0, y)
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """√var: the standard deviation, with var's arguments."""
+    return StdRoot()(var(x, dim, unbiased, keepdim, correction=correction))
 
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
@@ -291,12 +320,22 @@ def cumsum(x, dim):
     return Cumsum(d)(x)
 
 
-def softmax(x, dim=-1, *, axis=None):
-    dim = dim if axis is None else axis
-    return Softmax(dim_index(dim, x.shape, "softmax") if x.ndim else None)(x)
+def _implicit_dim(x, dim, op):
+    """torch's F.softmax(x) without dim (deprecated there): dim 0 for 0-, 1- and 3-d inputs, else dim 1."""
+    if dim is not None:
+        return dim
+    warnings.warn(f"{op}: implicit dimension choice is deprecated (as in torch); pass dim", UserWarning, stacklevel=3)
+    return 0 if x.ndim in (0, 1, 3) else 1
 
 
-def log_softmax(x, dim=-1, *, axis=None):
-    dim = dim if axis is None else axis
-    return LogSoftmax(dim_index(dim, x.shape, "log_softmax") if x.ndim else None)(x)
+def softmax(x, dim=None, *, axis=None):
+    dim = _implicit_dim(x, dim if axis is None else axis, "softmax")
+    d = dim_index(dim, x.shape, "softmax")  # a 0-d tensor takes dim 0 or -1, as in torch
+    return Softmax(d if x.ndim else None)(x)
+
+
+def log_softmax(x, dim=None, *, axis=None):
+    dim = _implicit_dim(x, dim if axis is None else axis, "log_softmax")
+    d = dim_index(dim, x.shape, "log_softmax")
+    return LogSoftmax(d if x.ndim else None)(x)
 

@@ -6,7 +6,7 @@ import math
 
 from minigrad import backend, config
 from minigrad.functions.dims import dim_index
-from minigrad.tensor import Function, ShapeError
+from minigrad.tensor import Function, ShapeError, Tensor
 
 
 class Reshape(Function):
@@ -70,8 +70,12 @@ def reshape(x, shape):
         return x
     size, known = math.prod(x.shape), math.prod(n for n in shape if n != -1)
     inferred = -1 in shape
-    if (shape.count(-1) > 1 or any(n < -1 for n in shape) or (not inferred and known != size)
-            or (inferred and (known == 0 or size % known))):  # -1 beside a 0 is ambiguous, as torch says
+    try:
+        invalid = (shape.count(-1) > 1 or any(n < -1 for n in shape) or (not inferred and known != size)
+                   or (inferred and (known == 0 or size % known)))  # -1 beside a 0 is ambiguous, as torch says
+    except TypeError:  # a size that is not a number
+        raise TypeError(f"reshape: sizes must be integers, got {list(shape)}") from None
+    if invalid:
         raise ShapeError(f"reshape: shape {list(shape)} is invalid for input of shape {tuple(x.shape)} "
                          f"({size} elements)")
     return Reshape(shape)(x)
@@ -106,7 +110,10 @@ def squeeze(x, dim=None):
     """Drop size-1 dims (all of them, or those in ``dim``; a named dim of another size stays)."""
     if dim is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
-    dims = {dim_index(d, x.shape, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+    named = [dim_index(d, x.shape, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))]
+    dims = set(named)
+    if len(dims) != len(named):
+        raise ShapeError(f"squeeze: dim {dim} names a dimension more than once (shape {tuple(x.shape)})")
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
 
 
@@ -123,11 +130,18 @@ def clone(x):
     return Clone()(x)
 
 
-def cat(tensors, dim=0, *, op="cat"):
-    """Join tensors along an existing dim (torch.cat); the shapes must agree elsewhere."""
-    tensors = list(tensors)
+def _tensor_list(tensors, op):
+    """The tensors of a list or tuple; a single Tensor is refused (torch does not iterate it into rows)."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
     if not tensors:
         raise ShapeError(f"{op}: expected a non-empty list of tensors")
+    return list(tensors)
+
+
+def cat(tensors, dim=0, *, op="cat"):
+    """Join tensors along an existing dim (torch.cat); the shapes must agree elsewhere."""
+    tensors = _tensor_list(tensors, op)
     first = tensors[0]
     for i, t in enumerate(tensors):
         if t.ndim == 0:
@@ -152,9 +166,7 @@ def concat(tensors, dim=0, *, axis=None):
 
 def stack(tensors, dim=0, *, axis=None):
     """Join equal-shape tensors along a new dim."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ShapeError("stack: expected a non-empty list of tensors")
+    tensors = _tensor_list(tensors, "stack")
     if len({tuple(t.shape) for t in tensors}) > 1:
         raise ShapeError(f"stack: all shapes must be equal, got {[tuple(t.shape) for t in tensors]}")
     d = dim_index(dim if axis is None else axis, tensors[0].shape, "stack", extra=1)
@@ -170,6 +182,9 @@ def split(x, split_size_or_sections, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
     d = dim_index(dim, x.shape, "split")
     n = x.shape[d] if x.ndim else 0
+    if not isinstance(split_size_or_sections, (int, list, tuple)):
+        raise TypeError(f"split: split_size_or_sections must be an int or a list of ints, "
+                        f"got {type(split_size_or_sections).__name__}")
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         if size < 0 or (size == 0 and n > 0):
@@ -190,16 +205,20 @@ def split(x, split_size_or_sections, dim=0):
 
 def chunk(x, chunks, dim=0):
     """``chunks`` pieces of ceil(n / chunks) elements along ``dim`` (fewer when they run out)."""
+    if not isinstance(chunks, int):
+        raise TypeError(f"chunk: chunks must be an int, got {type(chunks).__name__}")
     if chunks <= 0:
         raise ShapeError(f"chunk: chunks must be greater than 0, got {chunks}")
     n = x.shape[dim_index(dim, x.shape, "chunk")]
     return split(x, -(-n // chunks) if n else [0] * chunks, dim)
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x, p=0.5, training=True, inplace=False):
     """Inverted dropout (Srivastava et al. 2014): zero each element with probability p, scale the rest by 1/(1-p)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if inplace:
+        raise ValueError("dropout: inplace=True is not supported (minigrad has no in-place ops); use the result")
     if not training or p == 0:
         return x
     if p == 1:

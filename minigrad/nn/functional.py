@@ -22,13 +22,24 @@ def embedding(input, weight):
     return _ops.embedding(weight, input)
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input, target, *, reduction="mean"):
     """Mean (or sum) of squared differences."""
     _check_reduction("mse_loss", reduction)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"mse_loss: input shape {tuple(input.shape)} differs from target shape {tuple(target.shape)}")
     diff = input - target
     return _reduce(diff * diff, reduction)
+
+
+class SoftPlus(Function):
+    """softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|) (never overflows); its derivative is σ(x)."""
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, gy, x):
+        return gy * sigmoid(x)
 
 
 class BinaryCrossEntropyWithLogits(Function):
@@ -47,13 +58,20 @@ class BinaryCrossEntropyWithLogits(Function):
         return gy * (sigmoid(x) - y), -gy * x
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """Mean (or sum, or per-element) binary cross-entropy of targets in [0, 1] under σ(input)."""
+def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean", pos_weight=None):
+    """Mean (or sum, or per-element) binary cross-entropy of targets in [0, 1] under σ(input).
+
+    ``weight`` rescales each element's loss; ``pos_weight`` p weighs the positive term, as torch:
+    l = -w [p·y log σ(x) + (1-y) log(1-σ(x))] = w [(1-y)·x + (1 + (p-1)·y)·softplus(-x)].
+    """
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     target_shape = tuple(np.shape(target.data if isinstance(target, Tensor) else target))
     if tuple(input.shape) != target_shape:
         raise ValueError(
             f"binary_cross_entropy_with_logits: input shape {tuple(input.shape)} differs from target shape {target_shape}"
         )
-    loss = BinaryCrossEntropyWithLogits()(input, target)
-    return _reduce(loss, reduction)
+    if pos_weight is None:
+        loss = BinaryCrossEntropyWithLogits()(input, target)
+    else:
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * SoftPlus()(-input)
+    return _reduce(loss if weight is None else loss * weight, reduction)

@@ -77,6 +77,8 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std²)."""
+    if std < 0:
+        raise RuntimeError(f"normal_: std must be >= 0, got {std}")
     rng = generator or config.rng
     return _fill(tensor, rng.normal(mean, std, size=tensor.shape))
 

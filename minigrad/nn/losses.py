@@ -185,7 +185,7 @@ def _as_target(op, target, xp):
     return t
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of class ``target`` given log-probabilities ``input`` (N, C) or (N, C, d...).
 
     loss_i = -weight[t_i] · input[i, t_i]; 'mean' divides by Σ weight[t_i] over rows not ignored.
@@ -198,7 +198,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return _weighted_nll("nll_loss", z, t, weight, ignore_index, reduction, 0.0, row_shape, fused_softmax=False)
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross-entropy between softmax(input) and ``target``: class indices (N,) / (N, d...) or probabilities
     of the input's shape. Options as in PyTorch: per-class ``weight``, ``ignore_index``, ``reduction``,
     ``label_smoothing``; the formulas are in this module's docstring.
@@ -206,8 +206,26 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if isinstance(target, Tensor) and target.requires_grad:
+        return _cross_entropy_learned_target(input, target, weight, reduction, label_smoothing)
     t = _as_target("cross_entropy", target, backend.get_array_module(input.data))
     logits, t, row_shape = _flatten_classes("cross_entropy", input, t, probabilities=t.dtype.kind == "f")
     return _weighted_nll("cross_entropy", logits, t, weight, ignore_index, reduction, label_smoothing, row_shape,
                          fused_softmax=True)
 
+
+
+def _cross_entropy_learned_target(input, target, weight, reduction, label_smoothing):
+    """Probability targets that need a gradient themselves (a teacher being trained along): the same
+    loss, -Σ_c w_c ((1-ε) y_c + ε/C) log softmax(x)_c, built from differentiable ops, so torch's
+    gradient w.r.t. the target (-w ⊙ (1-ε) log softmax(x)) comes out too."""
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"cross_entropy: probability target of shape {tuple(target.shape)} must match the "
+                         f"input's shape {tuple(input.shape)}")
+    class_dim = 1 if input.ndim > 1 else 0
+    num_classes = input.shape[class_dim]
+    y = target * (1 - label_smoothing) + label_smoothing / num_classes
+    if weight is not None:
+        y = y * ops.reshape(weight, (num_classes,) + (1,) * (input.ndim - class_dim - 1))  # w on the class dim
+    loss = -ops.sum(y * ops.log_softmax(input, class_dim), class_dim)
+    return loss if reduction == "none" else ops.sum(loss) if reduction == "sum" else ops.mean(loss)

@@ -11,10 +11,14 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from minigrad import backend
-from minigrad.tensor import Tensor
+from minigrad.tensor import ShapeError, Tensor
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class StateDictError(KeyError, RuntimeError):
+    """Missing or unexpected keys in ``load_state_dict(strict=True)``: a RuntimeError as in torch, and a KeyError."""
 
 
 class Parameter(Tensor):
@@ -255,14 +259,14 @@ class Module:
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+            raise StateDictError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
         for name, value in state_dict.items():
             if name not in own:
                 continue
             p = own[name]
             data = value.data if isinstance(value, Tensor) else value
             if tuple(data.shape) != tuple(p.shape):
-                raise ValueError(
+                raise ShapeError(
                     f"load_state_dict: {name} has shape {tuple(data.shape)} in the checkpoint "
                     f"but {tuple(p.shape)} in the model"
                 )
@@ -286,13 +290,24 @@ class Sequential(Module):
     def __init__(self, *modules):
         super().__init__()
         for i, m in enumerate(modules):
-            setattr(self, str(i), m)
+            self.add_module(str(i), m)  # refuses what is not a Module
 
     def __getitem__(self, i):
-        return list(self._modules.values())[i]
+        """One module, or a Sequential of a slice of them keeping their names (seq[1:]), as torch."""
+        if not isinstance(i, slice):
+            return list(self._modules.values())[i]
+        part = Sequential()
+        for name, module in list(self._modules.items())[i]:
+            part.add_module(name, module)
+        return part
 
     def __len__(self):
         return len(self._modules)
+
+    def append(self, module):
+        """Add ``module`` at the end (named by its position, as torch); returns self."""
+        self.add_module(str(len(self._modules)), module)
+        return self
 
     def forward(self, x):
         for m in self._modules.values():

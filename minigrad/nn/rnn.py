@@ -7,18 +7,19 @@ the loop below builds one graph over all steps and ``backward`` walks it.
 import math
 
 from minigrad import functions as F
+from minigrad.creation import zeros
 from minigrad.nn.layers import _uniform
 from minigrad.nn.module import Module
 
 
 def rnn_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """One tanh step; ``h=None`` means a zero initial state."""
-    pre = F.linear(x, weight_ih, bias_ih)
-    if h is not None:
-        pre = pre + F.linear(h, weight_hh, bias_hh)
-    elif bias_hh is not None:
-        pre = pre + bias_hh  # W_hh · 0 vanishes, its bias does not
-    return F.tanh(pre)
+    """One tanh step."""
+    return F.tanh(F.linear(x, weight_ih, bias_ih) + F.linear(h, weight_hh, bias_hh))
+
+
+def _zero_state(batch_shape, hidden_size, like):
+    """The initial state torch uses when none is given: zeros, so W_hh still gets a (zero) gradient, not None."""
+    return zeros(*batch_shape, hidden_size, dtype=like.dtype, device=like.device)
 
 
 def _init_weights(module, suffix, input_size, hidden_size, bias, dtype, device):
@@ -36,6 +37,7 @@ class RNNCell(Module):
         _init_weights(self, "", input_size, hidden_size, bias, dtype, device)
 
     def forward(self, x, h=None):
+        h = _zero_state(x.shape[:-1], self.hidden_size, x) if h is None else h
         return rnn_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
 
@@ -54,7 +56,7 @@ class RNN(Module):
     def forward(self, x, h0=None):
         if self.batch_first:
             x = F.transpose(x, 0, 1)
-        h = None if h0 is None else F.reshape(h0, h0.shape[1:])
+        h = _zero_state(x.shape[1:-1], self.hidden_size, x) if h0 is None else F.reshape(h0, h0.shape[1:])
         outputs = []
         for t in range(x.shape[0]):
             h = rnn_step(x[t], h, self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
