@@ -93,9 +93,10 @@ class Call:
     __slots__ = ("seq", "kind", "timeout", "codes", "where")
 
     def __init__(self, kind, dtype=None, size=0, extra=0, timeout=None, site=True):
-        if _world.failed is not None:
-            raise CollectiveError(f"rank {_world.rank}: {kind} refused: an earlier collective failed "
-                                  f"({_world.failed}); the job is ending")
+        if _world.failed is not None or _world.MPI.Is_finalized():
+            why = (f"an earlier collective failed ({_world.failed}); the job is ending" if _world.failed
+                   else "MPI.Finalize() was called before")
+            raise CollectiveError(f"rank {_world.rank}: {kind} refused: {why}")
         _state.seq += 1
         self.seq, self.kind = _state.seq, kind
         self.timeout = _timeout[0] if timeout is None else float(timeout)
@@ -142,6 +143,8 @@ def describe(codes):
     text = f"{kind} #{seq}"
     if kind not in ("barrier", "exit"):
         text += f" of {size}" + (f" {dtype}" if dtype else "")
+    if kind == "broadcast":
+        text += f" from rank {extra}"
     if site:
         text += f" (call site {site:06x})"
     return text + (f" (backward passes since the last sync: {extra})" if kind.startswith("DDP b") else "")
@@ -166,7 +169,8 @@ def check_header(call, table, sign=1):
         got = [-v for v in got]
     if got[:p] != [call.codes[0]] * p or got[p:] != _template(call, sign)[1]:
         rows = np.array(got).reshape(len(FIELDS), p)
-        others = "; ".join(f"rank {r}: {describe(rows[:, r])}" for r in range(p))
+        others = "; ".join(f"rank {r}: {describe(call.codes if r == _world.rank else rows[:, r])}"
+                           for r in range(p))     # our own column may be unreadable in a mixed-up sum
         fail(CollectiveMismatch(
             f"rank {_world.rank}: {call} does not match the other ranks' calls ({others}). Every rank "
             "must make the same collective calls, in the same order, with the same sizes (an extra "
