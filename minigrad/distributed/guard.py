@@ -38,6 +38,7 @@ Once a collective failed, the communicator is unusable (requests are left
 half-done): the error is recorded, later collectives refuse to run, and
 ``failure.py`` ends the job when the exception leaves the program.
 """
+import functools
 import os
 import sys
 import time
@@ -90,7 +91,7 @@ class Call:
     user's code (DDP's buckets: the backward pass itself; the exit collective).
     """
 
-    __slots__ = ("seq", "kind", "timeout", "codes", "where")
+    __slots__ = ("seq", "kind", "timeout", "codes", "where", "expected")
 
     def __init__(self, kind, dtype=None, size=0, extra=0, timeout=None, site=True):
         if _world.failed is not None or _world.MPI.Is_finalized():
@@ -156,7 +157,7 @@ def header_length(p):
 
 def write_header(call, table, sign=1):
     """Zeros, and this rank's codes in its own column (``sign=-1`` for a MIN reduction)."""
-    column, _ = _template(call, sign)
+    column, call.expected = _template(call, sign)       # (the expected rest, for check_header)
     table[:] = column
     table[_world.rank] = sign * call.codes[0]
 
@@ -167,7 +168,7 @@ def check_header(call, table, sign=1):
     got = table.tolist()
     if sign == -1:
         got = [-v for v in got]
-    if got[:p] != [call.codes[0]] * p or got[p:] != _template(call, sign)[1]:
+    if got[:p] != [call.codes[0]] * p or got[p:] != call.expected:
         rows = np.array(got).reshape(len(FIELDS), p)
         others = "; ".join(f"rank {r}: {describe(call.codes if r == _world.rank else rows[:, r])}"
                            for r in range(p))     # our own column may be unreadable in a mixed-up sum
@@ -225,16 +226,17 @@ def test(call, requests):
 
 def wait(call, requests):
     """Poll ``requests`` until all complete; warn on a stall, raise on the deadline."""
-    Testall = _world.MPI.Request.Testall
+    # one request (the usual case): its own Test, cheaper than Testall building an array at each poll
+    done = requests[0].Test if len(requests) == 1 else functools.partial(_world.MPI.Request.Testall, requests)
     try:
         for _ in range(32):                            # most small collectives end here
-            if Testall(requests):
+            if done():
                 return
         _state.current, _state.replies = call, {}
         stall_after = min(60.0, call.timeout / 2)
         start = time.monotonic()
         next_look, polls, probed, warned = start, 0, False, False
-        while not Testall(requests):
+        while not done():
             polls += 1
             if polls % 64:
                 continue
@@ -294,25 +296,27 @@ def send_probes(call):
 
 def serve_probes():
     """Answer every probe that has arrived with the call this rank is waiting in."""
-    MPI, comm = _world.MPI, _world.comm
-    status = MPI.Status()
-    while comm.Iprobe(source=MPI.ANY_SOURCE, tag=PROBE_TAG, status=status):
-        question = np.empty(len(FIELDS), dtype=np.int64)
-        comm.Recv(question, source=status.Get_source(), tag=PROBE_TAG)
+    for source, _ in _arrived(PROBE_TAG):
         mine = _state.current or _state.last
         answer = np.array(mine.codes if mine is not None else (0,) * len(FIELDS), dtype=np.int64)
-        _state.sends.append((comm.Isend(answer, dest=status.Get_source(), tag=REPLY_TAG), answer))
+        _state.sends.append((_world.comm.Isend(answer, dest=source, tag=REPLY_TAG), answer))
     _state.sends = [(req, buf) for req, buf in _state.sends if not req.Test()]
     collect_replies()
 
 
 def collect_replies():
+    for source, answer in _arrived(REPLY_TAG):
+        _state.replies[source] = answer.tolist()
+
+
+def _arrived(tag):
+    """Receive, one by one, the probes or answers (``tag``) already here: yields (source rank, codes)."""
     MPI, comm = _world.MPI, _world.comm
     status = MPI.Status()
-    while comm.Iprobe(source=MPI.ANY_SOURCE, tag=REPLY_TAG, status=status):
-        answer = np.empty(len(FIELDS), dtype=np.int64)
-        comm.Recv(answer, source=status.Get_source(), tag=REPLY_TAG)
-        _state.replies[status.Get_source()] = answer.tolist()
+    while comm.Iprobe(source=MPI.ANY_SOURCE, tag=tag, status=status):
+        codes = np.empty(len(FIELDS), dtype=np.int64)
+        comm.Recv(codes, source=status.Get_source(), tag=tag)
+        yield status.Get_source(), codes
 
 
 def collect_for(seconds):
