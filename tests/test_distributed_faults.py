@@ -20,11 +20,15 @@ FAULTS = {
     "sigint_mid_all_reduce": (2, ["rank 1 of 2: uncaught KeyboardInterrupt"]),
     "sigkill_mid_backward": (2, ["Killed (signal 9)"]),
     "sigterm_mid_backward": (2, ["rank 1 of 2: terminated by SIGTERM"]),
-    "return_early": (2, ["rank 1 of 2: this rank is exiting", "rank 1: exit #1"]),
+    "return_early": (2, ["rank 1 of 2: this rank is exiting", "rank 1: exit #1)"]),
     "extra_call_after_others_finished": (3, ["rank 0 of 3: this rank is exiting",
                                              "rank 2: all_reduce(sum) #1 of 5 float64"]),
     "keyboard_interrupt": (2, ["rank 1 of 2: uncaught KeyboardInterrupt"]),
     "comm_hook_raises": (2, ["rank 1 of 2: uncaught ValueError: deliberate failure in the comm hook"]),
+    "comm_hook_raises_caught": (2, ["rank 1: skipping a batch after deliberate failure in the comm hook",
+                                    "does not match the other ranks' calls"]),
+    "sys_exit_in_hook": (2, ["rank 1 of 2: this rank is exiting"]),
+    "sigint_mid_ring": (2, ["rank 1 of 2: uncaught KeyboardInterrupt"]),
     "forward_raises": (2, ["rank 1 of 2: uncaught FloatingPointError: deliberate failure in forward"]),
     "different_model_sizes": (2, ["the ranks hold different models", "uncaught CollectiveMismatch"]),
     "broadcast_src_out_of_range": (2, ["uncaught ValueError: broadcast: src must be a rank in [0, 2), got 2"]),
@@ -47,8 +51,8 @@ FAULTS = {
 FINE = {"init_twice": 2, "finalize_at_end": 2, "slow_rank_at_end": 2}
 # the same mechanism as another case here or in faults.py: kept, but only in full (slow) runs
 SLOW = {"sigkill_mid_all_reduce", "sigkill_mid_backward", "keyboard_interrupt", "forward_raises", "op_mismatch",
-        "shape_mismatch", "barrier_vs_all_reduce", "exit_0_before_import", "return_early",
-        "broadcast_src_out_of_range"}
+        "shape_mismatch", "barrier_vs_all_reduce", "exit_0_before_import", "return_early", "sys_exit_in_hook",
+        "sigint_mid_ring", "broadcast_src_out_of_range"}
 CASES = ([pytest.param(name, "mpiexec", marks=[pytest.mark.slow] if name in SLOW else []) for name in FAULTS]
          + [pytest.param("keyboard_interrupt", "mpirun"),
             pytest.param("sigterm_mid_backward", "mpirun", marks=pytest.mark.slow)])

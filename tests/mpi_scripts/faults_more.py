@@ -92,6 +92,38 @@ elif scenario == "comm_hook_raises":
             lambda fut: fut.value()[0])
     ddp.register_comm_hook(None, hook)
     train_step(ddp)
+elif scenario == "comm_hook_raises_caught":                  # the program skips the batch and goes on
+    ddp = model()
+
+    def hook(state, bucket):
+        if rank == 1 and bucket.index() == 1 and not state:
+            state.append("failed once")
+            raise ValueError("deliberate failure in the comm hook on rank 1")
+        return dist.all_reduce(bucket.buffer(), op="mean", async_op=True).get_future(bucket.buffer()).then(
+            lambda fut: fut.value()[0])
+    ddp.register_comm_hook([], hook)
+    for step in range(3):
+        try:
+            train_step(ddp)
+        except ValueError as err:
+            print(f"rank {rank}: skipping a batch after {err}", flush=True)
+elif scenario == "sys_exit_in_hook":
+    ddp = model()
+
+    def hook(state, bucket):
+        if rank == 1 and bucket.index() == 2:
+            sys.exit(0)
+        return dist.all_reduce(bucket.buffer(), op="mean", async_op=True).get_future(bucket.buffer()).then(
+            lambda fut: fut.value()[0])
+    ddp.register_comm_hook(None, hook)
+    train_step(ddp)
+elif scenario == "sigint_mid_ring":                          # a large all_reduce goes to the ring
+    big = np.ones(10**6, dtype=np.float32)
+    dist.all_reduce(big)
+    if rank == 1:
+        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    for _ in range(200):
+        dist.all_reduce(big)
 elif scenario == "forward_raises":
     ddp = model()
     train_step(ddp)
