@@ -237,12 +237,14 @@ def wait(call, requests):
         start = time.monotonic()
         next_look, polls, probed, warned = start, 0, False, False
         while not done():
+            # Give the CPU away at every poll, as MPICH's own blocking wait does: with more ranks
+            # than cores, a rank that spins starves the one it waits for (4 ranks on 2 cores, 10^3
+            # float32: 4.5 ms per all_reduce spinning 1 ms before yielding, 0.7 ms yielding at once).
+            os.sched_yield()
             polls += 1
             if polls % 64:
                 continue
             now = time.monotonic()
-            if now - start > 0.001:
-                os.sched_yield()                       # a long wait: let the other ranks have the CPU
             if now < next_look:
                 continue
             next_look = now + 0.005
