@@ -41,7 +41,8 @@ def assert_every_rank_says(result, p, words):
     """Exit status 0 and the line "rank r: words" from each rank r."""
     missing = [r for r in range(p) if f"rank {r}: {words}" not in result.stdout]
     assert result.returncode == 0 and not missing, (
-        f"exit {result.returncode}, ranks {missing} silent\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        f"exit {result.returncode}, ranks {missing} silent\nstdout:\n{result.stdout}\n"
+        f"stderr:\n{result.stderr}")
 
 
 def still_running(pid):

@@ -226,8 +226,10 @@ def test(call, requests):
 
 def wait(call, requests):
     """Poll ``requests`` until all complete; warn on a stall, raise on the deadline."""
-    # one request (the usual case): its own Test, cheaper than Testall building an array at each poll
-    done = requests[0].Test if len(requests) == 1 else functools.partial(_world.MPI.Request.Testall, requests)
+    if len(requests) == 1:          # the usual case: its own Test, cheaper than Testall's list per poll
+        done = requests[0].Test
+    else:
+        done = functools.partial(_world.MPI.Request.Testall, requests)
     try:
         for _ in range(32):                            # most small collectives end here
             if done():

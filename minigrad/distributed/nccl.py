@@ -128,7 +128,7 @@ def takes(array):
 
 
 def _launch(collective, array):
-    """The communicator, the NCCL module and a stream pointer, after the one-time setup (None: not NCCL's)."""
+    """The communicator, the NCCL module and a stream pointer after the one-time setup; None if not NCCL's."""
     if not takes(array) or not (_state.decided or _setup(array)) or not _state.usable:
         return None
     if array.device.id != _state.device:

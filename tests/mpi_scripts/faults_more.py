@@ -6,7 +6,7 @@ stay late, errors in forwards and comm hooks, mismatched calls, MPI_Finalize
 by hand, failures before ``import minigrad.distributed``. tests/test_distributed_faults.py
 runs each with MINIGRAD_COLLECTIVE_TIMEOUT set short and checks that every rank
 is gone, non-zero, within 30 s, and that the output names the rank and cause.
-Scenarios in FINE end cleanly instead: every rank prints "rank r: finished".
+The scenarios after "these must end cleanly" end with every rank printing "rank r: finished".
 """
 import os
 import signal
