@@ -1,6 +1,7 @@
 """All-reduce bandwidth: minigrad's all_reduce vs raw mpi4py Allreduce vs minigrad's ring.
 
     python benchmarks/bench_allreduce.py            # launches mpiexec -n 2 and -n 4 itself
+    SIZES=1e3,1e4 RANKS=2 TRIALS=5 python benchmarks/bench_allreduce.py   # a short run
     mpiexec -n 4 python benchmarks/bench_allreduce.py --worker
 
 For each size N (float32) and each way of all-reducing, rank 0 prints the time
@@ -25,8 +26,9 @@ import time
 
 import numpy as np
 
-SIZES = [10**3, 10**4, 10**5, 10**6, 10**7]
+SIZES = [int(float(n)) for n in os.environ.get("SIZES", "1e3,1e4,1e5,1e6,1e7").split(",")]
 TRIALS = int(os.environ.get("TRIALS", 15))
+RANKS = [int(p) for p in os.environ.get("RANKS", "2,4").split(",")]
 
 
 def measure(comm, fn, reps):
@@ -85,7 +87,7 @@ def main():
     bin_dir = os.path.dirname(sys.executable)
     env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
                OPENBLAS_NUM_THREADS="1")
-    for p in (2, 4):
+    for p in RANKS:
         subprocess.run(["mpiexec", "-n", str(p), sys.executable, os.path.abspath(__file__),
                         "--worker"], env=env, check=True, timeout=600)
 

@@ -6,11 +6,9 @@ startup). The tests here also cover what a single process sees: no launcher
 means world size 1, and mpi4py is not imported.
 """
 import os
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,34 +16,8 @@ import pytest
 import minigrad as mg
 import minigrad.distributed as dist
 from minigrad.distributed import collectives, ring
-
-SCRIPTS = Path(__file__).parent / "mpi_scripts"
-BIN = str(Path(sys.executable).parent)
-
-
-def run_mpi(script, p, *args, timeout=120):
-    """`mpiexec -n p python script args` with the venv first on PATH; returns the CompletedProcess."""
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")     # one BLAS thread per rank
-    for name in ("PMI_RANK", "PMI_SIZE", "PMI_FD", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK"):
-        env.pop(name, None)                    # the children get their own from mpiexec
-    command = ["mpiexec", "-n", str(p), sys.executable, str(SCRIPTS / script), *args]
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, start_new_session=True) as proc:
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)      # mpiexec and every rank it started
-            stdout, stderr = proc.communicate()
-            pytest.fail(f"{' '.join(command)} still running after {timeout} s\n{stdout}\n{stderr}")
-    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
-
-
-def assert_every_rank_says(result, p, words):
-    lines = [f"rank {r}: {words}" for r in range(p)]
-    missing = [line for line in lines if line not in result.stdout]
-    assert result.returncode == 0 and not missing, (
-        f"exit {result.returncode}, missing {missing}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+# (other test files import run_mpi and assert_every_rank_says from here)
+from mpi_run import assert_every_rank_says, run_mpi, still_running
 
 
 @pytest.mark.mpi
@@ -104,19 +76,6 @@ def test_every_fault_ends_every_rank_nonzero_within_30s_naming_rank_and_cause(sc
     assert elapsed < 30, f"{scenario} took {elapsed:.1f} s"
     missing = [w for w in words if w not in result.stdout + result.stderr]
     assert not missing, f"{scenario}: stderr lacks {missing}\n{result.stderr}"
-
-
-def still_running(pid):
-    """True unless the process is gone or a zombie (dead, waiting to be reaped by its new parent)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_import_does_not_import_mpi4py_and_single_process_is_world_size_1():
@@ -282,21 +241,12 @@ def test_ddp_buckets_run_in_reverse_parameter_order_and_hooks_see_pytorchs_bucke
 
 
 def test_ddp_names_unused_parameters_unless_told_to_find_them():
-    from minigrad import nn
-
-    class TwoHeads(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.used, self.unused = nn.Linear(3, 2), nn.Linear(3, 2)
-
-        def forward(self, x):
-            return self.used(x)
-
+    from mpi_scripts.two_heads import TwoHeads
     with pytest.raises(RuntimeError, match=r"no gradient in this backward pass: \['unused.weight', "
                                            r"'unused.bias'\].*find_unused_parameters=True"):
-        dist.DistributedDataParallel(TwoHeads())(mg.ones(2, 3)).sum().backward()
+        dist.DistributedDataParallel(TwoHeads())(mg.ones(2, 4)).sum().backward()
     model = dist.DistributedDataParallel(TwoHeads(), find_unused_parameters=True)
-    model(mg.ones(2, 3)).sum().backward()
+    model(mg.ones(2, 4)).sum().backward()
     assert model.module.unused.weight.grad is None and model.module.used.weight.grad is not None
 
 

@@ -84,7 +84,7 @@ def all_reduce(x, op="sum", async_op=False, timeout=None, algorithm=None):
     if _world.size == 1:
         return _Done() if async_op else x
     mpi_op, ufunc, kind = _OPS[op]
-    if algorithm is None and nccl.takes(array):     # a CuPy array: NCCL when every rank has it
+    if algorithm is None and type(array) is not np.ndarray and nccl.takes(array):   # CuPy: NCCL if it can
         guard.exchange(guard.Call(kind, array.dtype, array.size, timeout=timeout))   # checked apart:
         if nccl.all_reduce(array, op):                                              # no header in NCCL
             return _Done() if async_op else x

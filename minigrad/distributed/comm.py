@@ -21,6 +21,7 @@ has a timeout (``guard.py``): ``set_timeout(seconds)`` for the process,
 ``timeout=`` per call, or the environment variable MINIGRAD_COLLECTIVE_TIMEOUT
 (default 600 s).
 """
+import faulthandler
 import os
 import sys
 import time
@@ -90,13 +91,7 @@ def init():
     if _world.initialized:
         return
     if _launched_by_mpi():
-        try:
-            from mpi4py import MPI
-        except ImportError as err:
-            raise ImportError(
-                "minigrad.distributed: this process was started by an MPI launcher but mpi4py "
-                "is not installed; pip install 'minigrad[mpi]'"
-            ) from err
+        MPI = _join_mpi()
         _world.MPI, _world.comm = MPI, MPI.COMM_WORLD
         _world.rank = _world.comm.Get_rank()
         _world.size = _world.comm.Get_size()
@@ -106,7 +101,44 @@ def init():
     _world.initialized = True
 
 
-_timeout = [float(os.environ.get("MINIGRAD_COLLECTIVE_TIMEOUT", 600))]
+def _join_mpi():
+    """Import mpi4py, which runs MPI_Init: that waits for every rank, so it gets a deadline too.
+
+    A rank that fails before joining MPI (a plain Python error before
+    ``import minigrad.distributed``) leaves the others inside MPI_Init, and
+    MPICH's launcher never ends them. MPI_Init holds Python's lock, so no
+    Python thread can watch it; faulthandler's watchdog is C code: after the
+    collective timeout it prints where this process waits and exits with 1.
+    """
+    if "mpi4py.MPI" in sys.modules:                 # the program joined MPI itself already
+        from mpi4py import MPI
+        return MPI
+    faulthandler.dump_traceback_later(_timeout[0], exit=True)
+    try:
+        from mpi4py import MPI          # on timeout, faulthandler prints "Timeout" and this line:
+    except ImportError as err:          # some rank never started MPI (its error is printed above)
+        raise ImportError(
+            "minigrad.distributed: this process was started by an MPI launcher but mpi4py "
+            "is not installed; pip install 'minigrad[mpi]'"
+        ) from err
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    return MPI
+
+
+def _timeout_from_environment():
+    text = os.environ.get("MINIGRAD_COLLECTIVE_TIMEOUT", "600")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ValueError(f"minigrad.distributed: MINIGRAD_COLLECTIVE_TIMEOUT must be a number of seconds "
+                         f"> 0, got {text!r}")
+    return seconds
+
+
+_timeout = [_timeout_from_environment()]
 
 
 def set_timeout(seconds):
@@ -125,12 +157,15 @@ def abort_job(reason):
     """Print why, then MPI_Abort: the launcher ends every rank with a non-zero exit status."""
     if not _world.aborting:          # the excepthook and the exit handler may both get here
         _world.aborting = True
+        finalized = _world.MPI.Is_finalized()       # then no MPI call, Abort included, is possible
         sys.stdout.flush()
-        sys.stderr.write(f"[minigrad.distributed] rank {_world.rank} of {_world.size}: {reason}; "
-                         "calling MPI_Abort so that no rank waits forever\n")
+        sys.stderr.write(f"[minigrad.distributed] rank {_world.rank} of {_world.size}: {reason}; " + (
+            "exiting with status 1 (MPI.Finalize() was called)" if finalized
+            else "calling MPI_Abort so that no rank waits forever") + "\n")
         sys.stderr.flush()
         time.sleep(0.5)             # let the other ranks print their side of the story
-        _world.comm.Abort(1)        # the launcher ends every rank
+        if not finalized:
+            _world.comm.Abort(1)    # the launcher ends every rank
     os._exit(1)                     # should Abort ever return
 
 

@@ -17,14 +17,23 @@ makes sure it is called whenever a rank leaves early, however it leaves:
   "all_reduce #7" and the job is aborted, with both calls named.
 * **A failed collective** (timeout, mismatch): recorded by ``guard.fail``; even
   if the program catches the error, the exit handler aborts.
-* **A killed rank** (SIGKILL, out of memory): the launcher itself ends the rest.
+* **SIGTERM** (``kill``, a scheduler, a launcher): unless the program set its
+  own handler, the rank says it was terminated and aborts the job.
+* **A killed rank** (SIGKILL, out of memory): the launcher itself ends the
+  rest; MPICH's names the process id and the signal. (So does ``os._exit``,
+  which skips every handler: MPICH's launcher then ends the others silently,
+  exit status 0 if the code was 0. Nothing in the process can see that.)
+* **``MPI.Finalize()`` called by the program**: no MPI call is possible after
+  it, so the exit collective is skipped (the program has ended MPI together).
 
 Installed by ``comm.init()`` under a launcher with p > 1, which importing
 ``minigrad.distributed`` calls: so a rank that fails before building a model
 or calling any collective also ends the job.
 """
 import atexit
+import signal
 import sys
+import threading
 import traceback
 
 from minigrad.distributed.comm import _world, abort_job
@@ -47,6 +56,13 @@ def install():
 
     sys.excepthook = abort_on_uncaught_exception
     atexit.register(_at_exit)
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:   # the program's own wins
+        signal.signal(signal.SIGTERM, _abort_on_sigterm)
+
+
+def _abort_on_sigterm(signum, frame):
+    abort_job("terminated by SIGTERM (kill, a scheduler or the launcher)")
 
 
 def _at_exit():
@@ -54,6 +70,8 @@ def _at_exit():
     from minigrad.distributed import guard, progress
 
     progress.stop()
+    if _world.MPI.Is_finalized():
+        return
     uncaught = getattr(sys, "last_value", None)
     if uncaught is not None:
         abort_job(f"uncaught {type(uncaught).__name__}: {uncaught}")

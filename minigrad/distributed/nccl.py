@@ -128,8 +128,8 @@ def takes(array):
 
 
 def _launch(collective, array):
-    """The communicator, the NCCL module and a stream pointer, after the one-time setup."""
-    if not (_state.decided or _setup(array)) or not _state.usable:
+    """The communicator, the NCCL module and a stream pointer after the one-time setup; None if not NCCL's."""
+    if not takes(array) or not (_state.decided or _setup(array)) or not _state.usable:
         return None
     if array.device.id != _state.device:
         raise RuntimeError(
@@ -148,8 +148,6 @@ def _contiguous(array):
 
 def all_reduce(array, op):
     """In place over NCCL; False (nothing done) where NCCL cannot take ``array``."""
-    if not takes(array):
-        return False
     launch = _launch("all_reduce", array)
     if launch is None:
         return False
@@ -168,8 +166,6 @@ def all_reduce(array, op):
 
 def broadcast(array, src):
     """Rank ``src``'s array into every rank's, in place over NCCL; False where NCCL cannot take it."""
-    if not takes(array):
-        return False
     launch = _launch("broadcast", array)
     if launch is None:
         return False
@@ -185,8 +181,6 @@ def broadcast(array, src):
 
 def all_gather(array):
     """A (p, *shape) device array of every rank's ``array`` over NCCL; None where NCCL cannot take it."""
-    if not takes(array):
-        return None
     launch = _launch("all_gather", array)
     if launch is None:
         return None

@@ -79,13 +79,7 @@ elif scenario == "hook_one_rank":
         ddp.register_comm_hook(FP16(), compressor_hook)
     train_step(ddp)
 elif scenario == "unused_parameter":           # find_unused_parameters=False, as PyTorch's default
-    class TwoHeads(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.used, self.unused = nn.Linear(4, 2), nn.Linear(4, 2)
-
-        def forward(self, x):
-            return self.used(x)
+    from two_heads import TwoHeads
     ddp = dist.DistributedDataParallel(TwoHeads())
     ddp(mg.ones(3, 4)).sum().backward()
 else:

@@ -3,11 +3,15 @@
     worker-raises   worker rank 2 raises at step 3: its exception must end the job
     worker-stuck    worker rank 2 stops answering at step 3: the server's 2 s timeout must name it
     server-stuck    the server never starts serving: the workers' 2 s timeout must name rank 0
+    worker-killed   worker rank 2 is killed (SIGKILL) at step 3: the launcher ends the job
+    worker-exits    worker rank 2 calls sys.exit(0) at step 3 without Worker.close(): the server's
+                    2 s timeout must name it
 
 Every rank writes its process id to PID_DIR first (the test checks none is left).
 The server and rank 2 must never print "finished" (rank 1 may, when rank 2 is stuck).
 """
 import os
+import signal
 import sys
 import time
 
@@ -30,6 +34,10 @@ else:
         if group.rank == 2 and step == 3:
             if scenario == "worker-raises":
                 raise RuntimeError("deliberate failure on worker rank 2")
+            if scenario == "worker-killed":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if scenario == "worker-exits":
+                sys.exit(0)
             time.sleep(100)
         x.grad = mg.ones(5)
         worker.step()
