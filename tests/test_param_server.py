@@ -32,9 +32,9 @@ def test_async_applies_every_gradient_once_and_ssp_bounds_the_lead():
 @pytest.mark.parametrize("scenario, cause", [
     ("worker-raises", "RuntimeError: deliberate failure on worker rank 2"),
     ("worker-stuck", "parameter server rank 0 (async, update"),
-    ("server-stuck", "no answer from rank(s) [0] within 2 s"),
+    ("server-stuck", "no answer from rank(s) [0] within 5 s"),
     ("worker-killed", "Killed (signal 9)"),                  # MPICH's launcher: pid and signal
-    ("worker-exits", "no message from worker rank(s) [2] within 2 s"),
+    ("worker-exits", "no message from worker rank(s) [2] within 5 s"),
 ])
 def test_failure_ends_every_rank_nonzero_within_30s_naming_the_cause(scenario, cause, tmp_path):
     start = time.monotonic()
