@@ -103,5 +103,6 @@ def abort(comm, error):
                      f"{type(error).__name__}: {error}; calling MPI_Abort so that no rank waits "
                      f"forever\n")
     sys.stderr.flush()
+    time.sleep(0.5)            # let the launcher forward the message: Abort can outrun it
     MPI.COMM_WORLD.Abort(1)    # the launcher ends every rank with a non-zero exit status
     os._exit(1)        # should Abort ever return
