@@ -216,3 +216,16 @@ def test_autograd_grad_results_do_not_share_storage():
     ga, gb = mg.autograd.grad((a + b).sum(), [a, b])
     ga.data += 1
     np.testing.assert_array_equal(gb.numpy(), [1.0, 1.0])
+
+
+def test_gelu_is_one_fused_op_with_torch_gradients_and_second_derivatives():
+    """GELU was five ops (five passes over a GPT's widest activation); one op must give torch's numbers."""
+    x, xt = both(np.linspace(-4, 4, 17))
+    y = F.gelu(x)
+    assert type(y.creator).__name__ == "GELU"
+    (g,) = mg.autograd.grad(y.sum(), [x], create_graph=True)
+    (gt,) = torch.autograd.grad(torch.nn.functional.gelu(xt).sum(), [xt], create_graph=True)
+    np.testing.assert_allclose(g.numpy(), gt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    (g * g).sum().backward()
+    (gt * gt).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
