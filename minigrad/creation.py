@@ -2,6 +2,7 @@
 import numpy as np
 
 from minigrad import backend, config
+from minigrad.functions.dims import sizes_arg
 from minigrad.tensor import Tensor, check_dtype
 
 
@@ -54,8 +55,7 @@ def _from_tensors(data):
 
 def _shape(shape, op="tensor"):
     """``(2, 3)`` from ``zeros(2, 3)`` or ``zeros((2, 3))``; every size a non-negative int, as torch demands."""
-    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
-    return check_sizes(shape, op)
+    return check_sizes(sizes_arg(shape), op)
 
 
 def check_sizes(shape, op):
@@ -80,8 +80,8 @@ def ones(*shape, dtype=None, device="cpu", requires_grad=False):
 
 
 def randn(*shape, dtype=None, device="cpu", requires_grad=False):
-    shape = _shape(shape, "randn")
     """Standard normal samples from the stream that ``manual_seed`` resets."""
+    shape = _shape(shape, "randn")
     values = config.rng.standard_normal(shape).astype(dtype or config.default_dtype)
     return Tensor(backend.to_device(values, device), requires_grad)
 
